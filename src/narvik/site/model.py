@@ -122,9 +122,10 @@ class Cooling(_Model):
         description="wire-to-water efficiency of pump and motor"
     )
     dry_cooler_approach_c: float = Field(
-        gt=0, description="leaving fluid minus ambient dry bulb at full fan speed, K"
+        gt=0,
+        description="supply minus ambient at which the dry coolers, fans at full speed, "
+        "just reject the nameplate heat (their rating point), K",
     )
-    dry_cooler_design_ambient_c: float = Field(description="ambient at the fan design point, C")
     dry_cooler_fan_power_fraction: Fraction = Field(
         description="fan power / heat rejected at the design point"
     )
@@ -266,6 +267,13 @@ class Site(_Model):
         dates = [p.start_date for p in self.phases]
         if dates != sorted(dates) or len(set(dates)) != len(dates):
             raise ValueError("phases: start_date must strictly increase")
+        reach_c = self.cooling.return_temp_c
+        for i, off in enumerate(self.offtakers):
+            if not off.heat_pump and off.supply_temp_c > reach_c - off.heat_exchanger_approach_c:
+                raise ValueError(
+                    f"offtakers.{i}.heat_pump: {off.supply_temp_c:g} C is above the facility "
+                    f"return of {reach_c:g} C less the heat-exchanger approach; it needs a heat pump"
+                )
         total = sum(c.share for c in self.energy)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"energy: contract shares must add up to 1 (they add up to {total:g})")
