@@ -5,7 +5,9 @@ import pytest
 from narvik.site import FlatPool, SiteError, catalogue_names, fleet_summary, load_site
 from narvik.site.model import Site
 
-CATALOGUE_TOML = Path(__file__).resolve().parents[2] / "src/narvik/site/catalogue/stargate-norway.toml"
+CATALOGUE_TOML = (
+    Path(__file__).resolve().parents[2] / "src/narvik/site/catalogue/stargate-norway.toml"
+)
 
 
 def test_catalogue_ships_stargate_norway():
@@ -81,10 +83,25 @@ def _bad_site(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "field", "why"),
     [
         ("racks = 348", 'racks = "many"', "halls.0.racks", "valid integer"),
-        ("max_power_w = 700.0", "max_power_w = -700.0", "gpu_models.0.max_power_w", "greater than 0"),
-        ('gpu_model = "GB300"', 'gpu_model = "GX9000"', "rack_types.0.gpu_model", "unknown GPU model"),
+        (
+            "max_power_w = 700.0",
+            "max_power_w = -700.0",
+            "gpu_models.0.max_power_w",
+            "greater than 0",
+        ),
+        (
+            'gpu_model = "GB300"',
+            'gpu_model = "GX9000"',
+            "rack_types.0.gpu_model",
+            "unknown GPU model",
+        ),
         ("chiller_cop = 5.0\n", "", "cooling.chiller_cop", "Field required"),
-        ("chiller_cop = 5.0", "chiller_cop = 5.0\nchiller_cope = 4", "cooling.chiller_cope", "Extra"),
+        (
+            "chiller_cop = 5.0",
+            "chiller_cop = 5.0\nchiller_cope = 4",
+            "cooling.chiller_cope",
+            "Extra",
+        ),
         ("share = 0.8", "share = 0.7", "energy", "add up to 1"),
         ("start_date = 2028-06-01", "start_date = 2025-06-01", "phases", "strictly increase"),
     ],
@@ -114,8 +131,8 @@ def test_missing_file(tmp_path):
 def test_direct_offtaker_too_hot_needs_heat_pump(tmp_path):
     path = _bad_site(
         tmp_path,
-        'supply_temp_c = 40.0\npeak_demand_w = 6000000.0',
-        'supply_temp_c = 55.0\npeak_demand_w = 6000000.0',
+        "supply_temp_c = 40.0\npeak_demand_w = 6000000.0",
+        "supply_temp_c = 55.0\npeak_demand_w = 6000000.0",
     )
     with pytest.raises(SiteError, match="offtakers.2.heat_pump: 55 C is above"):
         load_site(path)

@@ -89,6 +89,7 @@ class FacilityModel:
     coolant_cp_j_per_kg_k: float
     coolant_density_kg_per_m3: float
     pump_head_pa: float
+    """Facility-loop plus CDU pump head (one flow passes both), Pa."""
     pump_efficiency: float
     dry_cooler_approach_k: float
     dry_cooler_fan_power_fraction: float
@@ -142,7 +143,7 @@ class FacilityModel:
             coolant_density_kg_per_m3=density_kg_per_m3(
                 cool.coolant, mean_c, cool.loop_pressure_pa
             ),
-            pump_head_pa=cool.pump_head_pa,
+            pump_head_pa=cool.pump_head_pa + cool.cdu_pump_head_pa,
             pump_efficiency=cool.pump_efficiency,
             dry_cooler_approach_k=cool.dry_cooler_approach_c,
             dry_cooler_fan_power_fraction=cool.dry_cooler_fan_power_fraction,

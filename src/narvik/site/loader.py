@@ -90,7 +90,9 @@ def format_validation_error(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
-        shown = "" if isinstance(got, dict | list) or err["type"] == "missing" else f" (got {got!r})"
+        shown = (
+            "" if isinstance(got, dict | list) or err["type"] == "missing" else f" (got {got!r})"
+        )
         lines.append(f"{loc}: {msg}{shown}")
     return "; ".join(lines)
 

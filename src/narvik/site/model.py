@@ -117,7 +117,10 @@ class Cooling(_Model):
     supply_temp_c: float = Field(ge=5, le=60, description="facility water to the racks, C")
     return_temp_c: float = Field(ge=10, le=75, description="facility water from the racks, C")
     loop_pressure_pa: PositiveW = Field(description="static pressure of the loop, Pa")
-    pump_head_pa: PositiveW = Field(description="pressure rise the pumps deliver, Pa")
+    pump_head_pa: PositiveW = Field(description="pressure rise of the facility-loop pumps, Pa")
+    cdu_pump_head_pa: NonNegW = Field(
+        default=0.0, description="pressure rise of the CDU (rack-side loop) pumps, Pa"
+    )
     pump_efficiency: Annotated[float, Field(gt=0, le=1)] = Field(
         description="wire-to-water efficiency of pump and motor"
     )
@@ -272,7 +275,8 @@ class Site(_Model):
             if not off.heat_pump and off.supply_temp_c > reach_c - off.heat_exchanger_approach_c:
                 raise ValueError(
                     f"offtakers.{i}.heat_pump: {off.supply_temp_c:g} C is above the facility "
-                    f"return of {reach_c:g} C less the heat-exchanger approach; it needs a heat pump"
+                    f"return of {reach_c:g} C less the heat-exchanger approach; "
+                    "it needs a heat pump"
                 )
         total = sum(c.share for c in self.energy)
         if abs(total - 1.0) > 1e-6:

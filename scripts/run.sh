@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up a virtual environment and run the main job on the default Stargate Norway site.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+.venv/bin/narvik site show
+.venv/bin/narvik facility year --out runs/facility-year "$@"

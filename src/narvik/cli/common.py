@@ -1,0 +1,40 @@
+"""Shared helpers of the command line: clear errors and a rich console."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+T = TypeVar("T")
+
+#: Exit status for bad input (a file, a field, an option).
+EXIT_BAD_INPUT = 2
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the library's input errors into one clear line on stderr and exit status 2."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    with user_errors():
+        return fn()
