@@ -23,6 +23,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o644)  # mkstemp makes 0600; outputs are meant to be shared
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
