@@ -29,12 +29,22 @@ def _root(
     """narvik: the Stargate Norway digital twin and scheduler."""
 
 
+_registered: list[bool] = []
+
+
 def _register() -> None:
-    """Attach the sub-commands; each lives in its own module of narvik.cli."""
-    from narvik.cli import facility_cmd, site_cmd
+    """Attach the sub-commands (once); each lives in its own module of narvik.cli."""
+    if _registered:
+        return
+    _registered.append(True)
+    from narvik.cli import facility_cmd, simulate_cmd, site_cmd
 
     app.add_typer(site_cmd.app, name="site")
     app.add_typer(facility_cmd.app, name="facility")
+    from narvik.cli import report_cmd
+
+    app.command("report")(report_cmd.report)
+    app.command("simulate")(simulate_cmd.simulate)
 
 
 def main() -> None:

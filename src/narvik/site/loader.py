@@ -87,13 +87,14 @@ def format_validation_error(exc: ValidationError) -> str:
     """One line per problem: ``field.path: message (got value)``."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
         shown = (
             "" if isinstance(got, dict | list) or err["type"] == "missing" else f" (got {got!r})"
         )
-        lines.append(f"{loc}: {msg}{shown}")
+        # Whole-model checks name their own fields in the message.
+        lines.append(f"{loc}: {msg}{shown}" if loc else msg)
     return "; ".join(lines)
 
 

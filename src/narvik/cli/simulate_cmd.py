@@ -1,0 +1,89 @@
+"""`narvik simulate`: run a scenario and write its files and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from narvik.cli.common import console, err_console, print_json, user_errors
+from narvik.kpi.run_outputs import run_summary, write_run
+from narvik.scenario import DEFAULT_SCENARIO, load_scenario, run_scenario
+from narvik.units import SECONDS_PER_DAY
+
+
+def simulate(
+    scenario: str = typer.Option(DEFAULT_SCENARIO, help="Shipped scenario name or TOML path."),
+    site: str = typer.Option(None, help="Override the site: catalogue name, flat:N or TOML."),
+    trace: Path = typer.Option(None, help="Replay this trace instead of the scenario workload."),
+    trace_format: str = typer.Option(None, help="swf, csv or parquet (default: from the name)."),
+    policy: str = typer.Option(None, help="Scheduling policy: fcfs or easy."),
+    days: float = typer.Option(None, help="Simulated span in days."),
+    seed: int = typer.Option(None, help="Seed of every random draw."),
+    out: Path = typer.Option(None, help="Output folder (default: a fresh folder under runs/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Simulate a scenario; write summary.json, jobs.parquet, timeseries.parquet, report.html."""
+    with user_errors():
+        spec = load_scenario(scenario).with_overrides(
+            site=site,
+            trace=str(trace) if trace else None,
+            format=trace_format,
+            policy=policy,
+            days=days,
+            seed=seed,
+        )
+        folder = out or _fresh_folder(Path("runs") / f"{spec.name}-seed{spec.seed}")
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=as_json,
+        ) as bar:
+            task = bar.add_task("starting", total=1.0, status="")
+
+            def progress(stage: str, done: float, total: float) -> None:
+                status = (
+                    f"day {done / SECONDS_PER_DAY:,.0f} of {total / SECONDS_PER_DAY:,.0f}"
+                    if stage == "simulate"
+                    else ""
+                )
+                frac = done / total if total else 1.0
+                bar.update(task, description=stage, completed=frac, status=status)
+
+            results = run_scenario(spec, progress)
+            progress("writing files", 0, 1)
+            write_run(results, folder)
+            progress("done", 1, 1)
+        summary = run_summary(results)
+    if as_json:
+        print_json(summary)
+        return
+    jobs = summary["jobs"]
+    console.print(
+        f"[bold]{spec.name}[/] on {summary['site']} with {spec.policy}, seed {spec.seed}: "
+        f"{sum(jobs.values()):,} jobs ({jobs['completed']:,} completed, {jobs['running']:,} "
+        f"running, {jobs['pending']:,} pending, {jobs['rejected']:,} rejected), "
+        f"utilisation {summary['utilization']:.1%}",
+        highlight=False,
+    )
+    if "pue" in summary:
+        console.print(
+            f"IT {summary['it_energy_mwh']:,.0f} MWh, "
+            f"facility {summary['facility_energy_mwh']:,.0f} MWh, "
+            f"PUE {summary['pue']:.3f}, ERF {summary['erf']:.3f}, peak "
+            f"{summary['peak_facility_power_mw']:,.1f} MW of {summary['power_cap_mw']:,.0f} MW",
+            highlight=False,
+        )
+    console.print(f"wrote {folder}/ (summary.json, jobs.parquet, timeseries.parquet, report.html)")
+
+
+def _fresh_folder(base: Path) -> Path:
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate

@@ -1,0 +1,141 @@
+"""The files of a simulation run: ``summary.json``, ``jobs.parquet``, ``timeseries.parquet``.
+
+Columns and keys follow ARCHITECTURE.md; physical sites add placement columns
+to the job table, a row per physics step to the time series (with busy GPUs per
+tier, queue length, grid cap, PUE and heat per offtaker) and the energy KPIs to
+the summary. A run is written into a staging folder first and moved into place,
+so a failed run leaves no half-written folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from narvik.atomic import write_json_atomic
+from narvik.kpi.energy import energy_totals, offtaker_totals
+from narvik.scenario import Results
+from narvik.sim.recorders import jobs_table, summarize, timeseries_table, write_parquet_atomic
+
+RUN_FILES = ("summary.json", "jobs.parquet", "timeseries.parquet", "report.html")
+
+
+def run_summary(results: Results) -> dict[str, Any]:
+    spec = results.spec
+    summary = summarize(results.schedule)
+    summary.update(
+        {
+            "scenario": spec.name,
+            "site": results.site.name,
+            "policy": spec.policy,
+            "seed": spec.seed,
+            "span_s": results.span_s,
+            "start_date": spec.start_date.isoformat() if results.steps is not None else None,
+            "tiers": sorted({str(t) for t in results.jobs.tier.tolist()}),
+            "trace_skipped": dict(sorted(results.skipped.items())),
+            "workload": spec.workload.model_dump(mode="json"),
+        }
+    )
+    steps = results.steps
+    if steps is not None:
+        totals = energy_totals(steps.facility, steps.step_s)
+        totals["power_cap_mw"] = float(steps.power_cap_w.max()) / 1e6
+        totals["hours_over_cap"] = float(
+            np.sum(steps.facility.facility_power_w > steps.power_cap_w)
+        ) * (steps.step_s / 3600.0)
+        summary.update(totals)
+        summary["offtakers"] = offtaker_totals(steps.facility, results.site.offtakers, steps.step_s)
+        summary["phase"] = spec.phase or results.site.phase_at(spec.start_date).name
+        summary["step_s"] = steps.step_s
+        summary["placement"] = _placement_stats(results)
+    return summary
+
+
+def _placement_stats(results: Results) -> dict[str, Any]:
+    doms = np.asarray(results.nvlink_domains)
+    blocks = np.asarray(results.network_blocks)
+    placed = doms > 0
+    gpus = results.jobs.gpus
+    domain_gpus = results.site.rack_types[0].nvlink_domain_gpus
+    minimum = -(-gpus // domain_gpus)
+    extra = placed & (doms > minimum)
+    return {
+        "jobs_placed": int(placed.sum()),
+        "jobs_in_one_domain": int(np.sum(placed & (doms == 1))),
+        "jobs_on_more_domains_than_needed": int(extra.sum()),
+        "multi_domain_jobs_in_one_block": int(np.sum(placed & (doms > 1) & (blocks == 1))),
+        "multi_domain_jobs": int(np.sum(placed & (doms > 1))),
+    }
+
+
+def run_jobs_table(results: Results) -> pa.Table:
+    table = jobs_table(results.schedule)
+    if results.nvlink_domains is None:
+        return table
+    doms = np.asarray(results.nvlink_domains)
+    blocks = np.asarray(results.network_blocks)
+    unplaced = doms == 0
+    table = table.append_column("nvlink_domains", pa.array(doms, pa.int64(), mask=unplaced))
+    return table.append_column("network_blocks", pa.array(blocks, pa.int64(), mask=unplaced))
+
+
+def run_timeseries_table(results: Results) -> pa.Table:
+    steps = results.steps
+    if steps is None:
+        return timeseries_table(results.schedule)
+    f = steps.facility
+    cols: dict[str, Any] = {
+        "t_s": pa.array(steps.t_s, pa.float64()),
+        "gpus_busy": pa.array(steps.gpus_busy, pa.float64()),
+    }
+    for tier, busy in steps.gpus_busy_by_tier.items():
+        cols[f"gpus_busy[{tier}]"] = pa.array(busy, pa.float64())
+    n = steps.t_s.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pue = np.where(f.it_power_w > 0, f.facility_power_w / f.it_power_w, np.nan)
+    cols.update(
+        {
+            "gpus_total": pa.array(np.full(n, steps.gpus_total), pa.int64()),
+            "queued_jobs": pa.array(steps.queued_jobs, pa.int64()),
+            "it_power_w": f.it_power_w,
+            "facility_power_w": f.facility_power_w,
+            "power_cap_w": steps.power_cap_w,
+            "ambient_c": f.ambient_c,
+            "pue": pue,
+            "chiller_power_w": f.chiller_power_w,
+            "heat_reused_w": f.heat_reused_w,
+        }
+    )
+    for i, o in enumerate(results.site.offtakers):
+        cols[f"heat_demand_w[{o.name}]"] = f.offtaker_demand_w[i]
+        cols[f"heat_delivered_w[{o.name}]"] = f.offtaker_delivered_w[i]
+    return pa.table(cols)
+
+
+def write_run(results: Results, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write the run's files (and its report) into ``out_dir``; all or nothing per file."""
+    from narvik.kpi.report import render_report
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    os.chmod(staging, 0o755)  # mkdtemp makes 0700; a run folder is meant to be shared
+    try:
+        write_parquet_atomic(run_jobs_table(results), staging / "jobs.parquet")
+        write_parquet_atomic(run_timeseries_table(results), staging / "timeseries.parquet")
+        write_json_atomic(staging / "summary.json", run_summary(results))
+        render_report(staging)
+        if not out.exists():
+            os.rename(staging, out)
+        else:
+            for name in RUN_FILES:
+                os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {name: out / name for name in RUN_FILES}

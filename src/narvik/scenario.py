@@ -1,0 +1,275 @@
+"""Scenarios: the one entry point that runs a study.
+
+A scenario (TOML, validated) names a site, a workload (a trace or the seeded
+synthetic generator), the policy, the span, the seed and the weather.
+``run_scenario(spec)`` loads everything, runs the discrete-event simulation,
+places gangs on the topology, couples the schedule to the facility physics step
+by step and returns :class:`Results`. Command-line options override the file
+through :meth:`ScenarioSpec.with_overrides`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from narvik.physics.weather import Weather, builtin_weather, read_epw
+from narvik.sched.registry import policy_names
+from narvik.sim.flat import FlatResult, simulate_flat
+from narvik.sim.site_run import SiteSteps, run_end_s, simulate_on_site
+from narvik.site import FlatPool, Site, load_site
+from narvik.site.fleet import fleet_summary
+from narvik.site.loader import format_validation_error
+from narvik.units import SECONDS_PER_DAY
+from narvik.workload.job import JobTable
+from narvik.workload.synthetic_site import SiteWorkloadSpec, generate_site_jobs
+from narvik.workload.tables import read_trace
+
+DEFAULT_SCENARIO = "stargate-norway"
+SCENARIO_PACKAGE = "narvik"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be loaded; the message names the file and field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkloadSpec(_Model):
+    kind: Literal["synthetic", "trace"] = Field(description="generated or read from a file")
+    trace: str | None = Field(default=None, description="trace path (relative to the scenario)")
+    format: Literal["swf", "csv", "parquet"] | None = Field(
+        default=None, description="trace format; inferred from the file name when absent"
+    )
+    skip_bad: bool = Field(default=False, description="skip malformed trace records, counted")
+    load: float = Field(default=0.9, gt=0, le=2, description="offered GPU load, fraction of fleet")
+    research_jobs_per_year: int = Field(
+        default=1_000_000, ge=0, description="jobs of the research family per 365 days"
+    )
+
+    @model_validator(mode="after")
+    def _trace_needs_path(self) -> WorkloadSpec:
+        if self.kind == "trace" and not self.trace:
+            raise ValueError("trace: a trace workload needs the path of its file")
+        return self
+
+
+class ScenarioSpec(_Model):
+    name: str = Field(description="scenario name")
+    description: str = Field(default="", description="what the scenario studies")
+    site: str = Field(default="stargate-norway", description="catalogue name, flat:N or path")
+    phase: str | None = Field(default=None, description="build-out phase; default: at start")
+    policy: str = Field(default="easy", description="scheduling policy")
+    seed: int = Field(default=0, ge=0, description="seed of every random draw")
+    start_date: dt.date = Field(default=dt.date(2027, 1, 1), description="first simulated day")
+    days: float | None = Field(
+        default=None,
+        gt=0,
+        le=3660,
+        description="simulated span, days; default 365 for generated work, the whole trace else",
+    )
+    step_s: float = Field(default=3600.0, ge=60, le=86400, description="physics step, s")
+    busy_gpu_utilization: float = Field(
+        default=0.85, gt=0, le=1, description="mean utilisation of an allocated GPU (power)"
+    )
+    weather: str | None = Field(default=None, description="EPW file; default: site climate")
+    workload: WorkloadSpec = Field(
+        default=WorkloadSpec(kind="synthetic"), description="the work to simulate"
+    )
+    base_dir: Path | None = Field(
+        default=None, exclude=True, description="folder that relative paths start from"
+    )
+
+    @property
+    def span_s(self) -> float | None:
+        """Simulated span, s; None replays a trace to its end."""
+        if self.days is None:
+            return None if self.workload.kind == "trace" else 365 * SECONDS_PER_DAY
+        return self.days * SECONDS_PER_DAY
+
+    def with_overrides(self, **changes: object) -> ScenarioSpec:
+        """A copy with command-line options applied (``None`` means: keep the file's value)."""
+        updates = {k: v for k, v in changes.items() if v is not None}
+        workload = dict(self.workload.model_dump())
+        data = {**self.model_dump(), "base_dir": self.base_dir}
+        if "trace" in updates:
+            # A trace given on the command line replays whole unless --days is given too.
+            data["days"] = None
+            workload["kind"] = "trace"
+        for key in ("trace", "format"):
+            if key in updates:
+                workload[key] = updates.pop(key)
+        data.update(updates)
+        data["workload"] = workload
+        try:
+            return ScenarioSpec.model_validate(data)
+        except ValidationError as exc:
+            raise ScenarioError(f"options: {format_validation_error(exc)}") from exc
+
+    @model_validator(mode="after")
+    def _known_policy(self) -> ScenarioSpec:
+        if self.policy not in policy_names():
+            raise ValueError(
+                f"policy: unknown policy {self.policy!r} (known: {', '.join(policy_names())})"
+            )
+        return self
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() or self.base_dir is None else self.base_dir / p
+
+
+def scenario_names() -> list[str]:
+    files = resources.files(SCENARIO_PACKAGE).joinpath("scenarios").iterdir()
+    return sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml"))
+
+
+def load_scenario(spec: str | Path = DEFAULT_SCENARIO) -> ScenarioSpec:
+    """A scenario by shipped name or TOML path."""
+    text = str(spec)
+    path = Path(text)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"{path}: cannot read scenario: {exc.strerror or exc}") from exc
+        return _parse(raw, str(path), path.resolve().parent)
+    if text in scenario_names():
+        ref = resources.files(SCENARIO_PACKAGE).joinpath("scenarios", f"{text}.toml")
+        return _parse(ref.read_text(encoding="utf-8"), f"{text} (shipped scenario)", None)
+    known = ", ".join(scenario_names())
+    raise ScenarioError(f"{text}: no such scenario file or name (known: {known})")
+
+
+def _parse(text: str, origin: str, base_dir: Path | None) -> ScenarioSpec:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{origin}: not valid TOML: {exc}") from exc
+    try:
+        return ScenarioSpec.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        raise ScenarioError(f"{origin}: {format_validation_error(exc)}") from exc
+
+
+@dataclass(frozen=True, eq=False)
+class Results:
+    """Everything a run produced; the kpi layer turns it into files and a report."""
+
+    spec: ScenarioSpec
+    site: Site | FlatPool
+    jobs: JobTable
+    schedule: FlatResult
+    skipped: dict[str, int]
+    """Trace records skipped, by reason; ``after_span`` counts jobs submitted after the span."""
+    steps: SiteSteps | None
+    """Step series with physics (physical sites only)."""
+    span_s: float
+    """Simulated span, s (the whole replay when the scenario gave none)."""
+    nvlink_domains: object | None = None
+    network_blocks: object | None = None
+    weather: Weather | None = None
+
+    @property
+    def n_gpus(self) -> int:
+        return self.schedule.n_gpus
+
+
+Progress = Callable[[str, float, float], None]
+"""Called as ``progress(stage, done, total)``."""
+
+
+def load_workload(
+    spec: ScenarioSpec, n_gpus: int, domain_gpus: int = 72
+) -> tuple[JobTable, dict[str, int]]:
+    """The scenario's jobs: its trace, or the synthetic generator sized to the fleet."""
+    w = spec.workload
+    if w.kind == "trace":
+        assert w.trace is not None
+        jobs, skipped, _ = read_trace(spec.resolve(w.trace), w.format, skip_bad=w.skip_bad)
+        return jobs, skipped
+    gen = SiteWorkloadSpec(
+        n_gpus=n_gpus,
+        span_s=spec.span_s,
+        load=w.load,
+        research_jobs=w.research_jobs_per_year,
+        seed=spec.seed,
+        domain_gpus=domain_gpus,
+    )
+    return generate_site_jobs(gen), {}
+
+
+def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Results:
+    """Run a scenario end to end (deterministic for its seed and inputs)."""
+    site = load_site(spec.resolve(spec.site) if spec.site.endswith(".toml") else spec.site)
+    report = progress or (lambda stage, done, total: None)
+    if isinstance(site, FlatPool):
+        report("workload", 0, 1)
+        jobs, skipped = load_workload(spec, site.n_gpus, domain_gpus=1)
+        total = spec.span_s or float(jobs.submit_s.max(initial=0.0))
+        report("simulate", 0, total)
+        sched = simulate_flat(
+            jobs,
+            site.n_gpus,
+            spec.policy,
+            until_s=spec.span_s,
+            progress=lambda t: report("simulate", t, total),
+        )
+        span = spec.span_s if spec.span_s is not None else run_end_s(sched, 1.0)
+        return Results(
+            spec=spec,
+            site=site,
+            jobs=sched.jobs,
+            schedule=sched,
+            skipped=_with_after_span(skipped, jobs, sched),
+            steps=None,
+            span_s=span,
+        )
+    weather = (
+        read_epw(spec.resolve(spec.weather))
+        if spec.weather
+        else builtin_weather(site.location.climate, spec.seed)
+    )
+    phase = spec.phase or site.phase_at(spec.start_date).name
+    n_gpus = fleet_summary(site, phase).gpus
+    report("workload", 0, 1)
+    jobs, skipped = load_workload(spec, n_gpus, site.rack_types[0].nvlink_domain_gpus)
+    run = simulate_on_site(
+        site,
+        phase,
+        jobs,
+        spec.policy,
+        weather=weather,
+        start_date=spec.start_date,
+        span_s=spec.span_s,
+        step_s=spec.step_s,
+        busy_gpu_utilization=spec.busy_gpu_utilization,
+        progress=lambda stage, done, total: report(stage, done, total),
+    )
+    return Results(
+        spec=spec,
+        site=site,
+        jobs=run.schedule.jobs,
+        schedule=run.schedule,
+        skipped=_with_after_span(skipped, jobs, run.schedule),
+        steps=run.steps,
+        span_s=run.steps.span_s,
+        nvlink_domains=run.nvlink_domains,
+        network_blocks=run.network_blocks,
+        weather=weather,
+    )
+
+
+def _with_after_span(skipped: dict[str, int], jobs: JobTable, sched: FlatResult) -> dict[str, int]:
+    """Jobs submitted after the simulated span are not part of the run; say how many."""
+    after = len(jobs) - len(sched.jobs)
+    return {**skipped, "after_span": after} if after else dict(skipped)

@@ -1,0 +1,199 @@
+"""End-to-end tests of `narvik simulate` and `narvik report`."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from narvik.cli.main import _register, app
+
+_register()
+runner = CliRunner()
+SMALL_SITE = Path(__file__).resolve().parents[1] / "data" / "small-site.toml"
+RUN_FILES = ("summary.json", "jobs.parquet", "timeseries.parquet", "report.html")
+
+
+def _swf(path: Path, rows: list[tuple[int, int, int, int]]) -> Path:
+    """rows: (submit, runtime, procs, requested)."""
+    text = ";MaxProcs: 4\n" + "".join(
+        f"{i} {s} 0 {r} {p} -1 -1 {p} {q} -1 1 7 1 1 1 -1 -1 -1\n"
+        for i, (s, r, p, q) in enumerate(rows, start=1)
+    )
+    path.write_text(text)
+    return path
+
+
+def test_flat_trace_easy_backfills_by_hand(tmp_path):
+    # 4 slots. Job 1: 2 GPUs 0..100. Job 2: 4 GPUs waits for job 1 (shadow time 100).
+    # Job 3: 2 GPUs, estimate 50, fits now and ends by the shadow time: EASY backfills it at 1.
+    # Job 4: 2 GPUs, estimate 500: would delay job 2, so it waits until job 2 ends (100 + 10).
+    trace = _swf(
+        tmp_path / "t.swf", [(0, 100, 2, 100), (1, 10, 4, 10), (1, 50, 2, 50), (1, 5, 2, 500)]
+    )
+    expected = {"easy": [0, 100, 1, 110], "fcfs": [0, 100, 110, 110]}
+    for policy, starts in expected.items():
+        out = tmp_path / policy
+        result = runner.invoke(
+            app,
+            [
+                "simulate",
+                "--site",
+                "flat:4",
+                "--trace",
+                str(trace),
+                "--policy",
+                policy,
+                "--out",
+                str(out),
+                "--json",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["jobs"]["completed"] == 4
+        jobs = pq.read_table(out / "jobs.parquet").to_pydict()
+        assert jobs["job_id"] == ["1", "2", "3", "4"]
+        assert jobs["start_s"] == starts, policy
+        assert jobs["tenant"] == ["user-7"] * 4
+        for name in RUN_FILES:
+            assert (out / name).is_file()
+
+
+def test_oversize_job_rejected_on_flat(tmp_path):
+    trace = _swf(tmp_path / "t.swf", [(0, 10, 8, 10), (0, 10, 2, 10)])
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--site",
+            "flat:4",
+            "--trace",
+            str(trace),
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["jobs"]["rejected"] == 1
+
+
+def test_bad_trace_line_is_a_clear_error_and_nothing_written(tmp_path):
+    trace = tmp_path / "bad.swf"
+    trace.write_text("1 0 0 10 2 -1 -1 2 10 -1 1 1 1 1 1 -1 -1 -1\n2 zero 0 10\n")
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["simulate", "--site", "flat:4", "--trace", str(trace), "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert "bad.swf: line 2" in result.output
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.*"))
+
+
+def test_unknown_policy_exit_2(tmp_path):
+    result = runner.invoke(app, ["simulate", "--policy", "lottery", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "unknown policy 'lottery'" in result.output
+
+
+def _run_small(out: Path, seed: int = 3) -> dict:
+    args = [
+        "simulate",
+        "--site",
+        str(SMALL_SITE),
+        "--days",
+        "2",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_physical_site_outputs(tmp_path):
+    summary = _run_small(tmp_path / "run")
+    for key in (
+        "it_energy_mwh",
+        "facility_energy_mwh",
+        "pue",
+        "ref",
+        "erf",
+        "cue_kg_per_kwh",
+        "wue_l_per_kwh",
+        "heat_reused_mwh",
+        "peak_facility_power_mw",
+        "power_cap_mw",
+        "gpu_hours",
+        "utilization",
+        "bounded_slowdown_mean",
+    ):
+        assert key in summary, key
+    for key in ("mean", "p50", "p95", "by_tier"):
+        assert key in summary["wait_s"]
+    assert set(summary["jobs"]) == {"completed", "running", "pending", "cancelled", "rejected"}
+    ts = pq.read_table(tmp_path / "run" / "timeseries.parquet")
+    for col in (
+        "t_s",
+        "gpus_busy",
+        "it_power_w",
+        "facility_power_w",
+        "ambient_c",
+        "heat_reused_w",
+        "power_cap_w",
+        "queued_jobs",
+    ):
+        assert col in ts.column_names, col
+    assert ts.num_rows == 48
+    jobs = pq.read_table(tmp_path / "run" / "jobs.parquet")
+    assert {"nvlink_domains", "network_blocks"} <= set(jobs.column_names)
+    # GPU-hours of the job table equal the integral of busy GPUs in the time series.
+    busy = np.asarray(ts["gpus_busy"])
+    assert float(busy.sum()) == pytest.approx(summary["gpu_hours"], rel=1e-9)
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "<html" in html.lower()
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    _run_small(tmp_path / "a")
+    _run_small(tmp_path / "b")
+    _run_small(tmp_path / "c", seed=4)
+    for name in RUN_FILES:
+        a = (tmp_path / "a" / name).read_bytes()
+        assert a == (tmp_path / "b" / name).read_bytes(), name
+    assert (tmp_path / "a" / "jobs.parquet").read_bytes() != (
+        tmp_path / "c" / "jobs.parquet"
+    ).read_bytes()
+
+
+def test_report_rerenders_from_files(tmp_path):
+    _run_small(tmp_path / "run")
+    report = tmp_path / "run" / "report.html"
+    before = report.read_bytes()
+    report.unlink()
+    result = runner.invoke(app, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert report.read_bytes() == before
+
+
+def test_default_simulate_writes_a_fresh_folder(tmp_path):
+    env = {**os.environ, "COLUMNS": "120"}
+    exe = Path(sys.executable).parent / "narvik"
+    args = [str(exe), "simulate", "--site", str(SMALL_SITE), "--days", "1"]
+    first = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert second.returncode == 0, second.stderr
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert runs == ["stargate-norway-seed0", "stargate-norway-seed0-2"]
+    assert "wrote runs/stargate-norway-seed0" in first.stdout
