@@ -105,7 +105,7 @@ class ScenarioSpec(_Model):
             # A trace given on the command line replays whole unless --days is given too.
             data["days"] = None
             workload["kind"] = "trace"
-        for key in ("trace", "format"):
+        for key in ("trace", "format", "skip_bad"):
             if key in updates:
                 workload[key] = updates.pop(key)
         data.update(updates)

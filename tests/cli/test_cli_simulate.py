@@ -197,3 +197,89 @@ def test_default_simulate_writes_a_fresh_folder(tmp_path):
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert runs == ["stargate-norway-seed0", "stargate-norway-seed0-2"]
     assert "wrote runs/stargate-norway-seed0" in first.stdout
+
+
+def test_skip_bad_counts_malformed_records(tmp_path):
+    trace = tmp_path / "bad.swf"
+    trace.write_text(
+        "1 0 0 10 2 -1 -1 2 10 -1 1 1 1 1 1 -1 -1 -1\n"
+        "2 zero 0 10\n"
+        "3 5 0 -1 2 -1 -1 2 10 -1 1 1 1 1 1 -1 -1 -1\n"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--site",
+            "flat:4",
+            "--trace",
+            str(trace),
+            "--skip-bad",
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["jobs"]["completed"] == 1
+    assert sum(summary["trace_skipped"].values()) == 2
+
+
+def test_finer_physics_step(tmp_path):
+    args = [
+        "simulate",
+        "--site",
+        str(SMALL_SITE),
+        "--days",
+        "1",
+        "--step-s",
+        "900",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(tmp_path / "o" / "timeseries.parquet").num_rows == 96
+
+
+SHARED_TRACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "traces"
+
+
+@pytest.mark.parametrize(
+    ("name", "slots"), [("KTH-SP2-1996-2.1-cln.swf.gz", 100), ("lublin_256.swf.gz", 256)]
+)
+@pytest.mark.parametrize("policy", ["fcfs", "easy"])
+def test_cli_replays_shared_traces_job_for_job(tmp_path, name, slots, policy):
+    """The CLI's jobs.parquet equals the canonical replay (itself checked against a reference)."""
+    path = SHARED_TRACES / name
+    if not path.is_file():
+        pytest.skip("../shared absent")
+    from narvik.sim.flat import simulate_flat
+    from narvik.workload.swf import read_swf
+
+    out = tmp_path / "o"
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--site",
+            f"flat:{slots}",
+            "--trace",
+            str(path),
+            "--policy",
+            policy,
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    trace = read_swf(path)
+    expected = simulate_flat(trace.jobs, slots, policy)
+    got = pq.read_table(out / "jobs.parquet").to_pydict()
+    assert got["job_id"] == trace.jobs.job_id.tolist()
+    np.testing.assert_array_equal(np.array(got["start_s"], dtype=float), expected.start_s)
+    summary = json.loads(result.stdout)
+    assert sum(summary["trace_skipped"].values()) == trace.skipped

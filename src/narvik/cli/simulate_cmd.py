@@ -21,6 +21,10 @@ def simulate(
     policy: str = typer.Option(None, help="Scheduling policy: fcfs or easy."),
     days: float = typer.Option(None, help="Simulated span in days."),
     seed: int = typer.Option(None, help="Seed of every random draw."),
+    step_s: float = typer.Option(None, "--step-s", help="Physics step in seconds (default 3600)."),
+    skip_bad: bool = typer.Option(
+        None, "--skip-bad/--no-skip-bad", help="Skip malformed trace records (counted)."
+    ),
     out: Path = typer.Option(None, help="Output folder (default: a fresh folder under runs/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
@@ -33,6 +37,8 @@ def simulate(
             policy=policy,
             days=days,
             seed=seed,
+            step_s=step_s,
+            skip_bad=skip_bad,
         )
         folder = out or _fresh_folder(Path("runs") / f"{spec.name}-seed{spec.seed}")
         with Progress(

@@ -531,6 +531,11 @@ def heat_figure(
         fig, "Heat delivered against demand per offtaker", x_title, "Heat per period (MWh)"
     )
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
+    # Two entries per offtaker: a legend above the plot would run into the title.
+    fig.update_layout(
+        legend={"orientation": "v", "yanchor": "top", "y": 1.0, "xanchor": "left", "x": 1.01},
+        margin={"l": 70, "r": 330, "t": 60, "b": 60},
+    )
     fig.update_xaxes(type="category")
     return fig
 
