@@ -22,8 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from narvik.physics.weather import Weather, builtin_weather, read_epw
 from narvik.sched.registry import policy_names
-from narvik.sim.flat import FlatResult, simulate_flat
-from narvik.sim.site_run import SiteSteps, run_end_s, simulate_on_site
+from narvik.sim.flat import FlatResult
+from narvik.sim.site_run import (
+    SiteSteps,
+    TenancyInputs,
+    run_end_s,
+    schedule_jobs,
+    simulate_on_site,
+)
+from narvik.sim.tenancy_setup import build_setup, tenant_indices
+from narvik.sim.tenancy_sim import TenancyResult
 from narvik.site import FlatPool, Site, load_site
 from narvik.site.fleet import fleet_summary
 from narvik.site.loader import format_validation_error
@@ -31,6 +39,7 @@ from narvik.units import SECONDS_PER_DAY
 from narvik.workload.job import JobTable
 from narvik.workload.synthetic_site import SiteWorkloadSpec, generate_site_jobs
 from narvik.workload.tables import read_trace
+from narvik.workload.tenancy import Curtailment, Reservation, Tenancy
 
 DEFAULT_SCENARIO = "stargate-norway"
 SCENARIO_PACKAGE = "narvik"
@@ -85,6 +94,9 @@ class ScenarioSpec(_Model):
     workload: WorkloadSpec = Field(
         default=WorkloadSpec(kind="synthetic"), description="the work to simulate"
     )
+    tenancy: Tenancy | None = Field(default=None, description="tenants, tiers and quotas")
+    reservations: tuple[Reservation, ...] = Field(default=(), description="advance bookings")
+    events: tuple[Curtailment, ...] = Field(default=(), description="grid curtailments")
     base_dir: Path | None = Field(
         default=None, exclude=True, description="folder that relative paths start from"
     )
@@ -121,6 +133,12 @@ class ScenarioSpec(_Model):
             raise ValueError(
                 f"policy: unknown policy {self.policy!r} (known: {', '.join(policy_names())})"
             )
+        if self.policy == "narvik" and self.tenancy is None:
+            raise ValueError("tenancy: the narvik policy needs a [tenancy] table")
+        names = {t.name for t in self.tenancy.tenants} if self.tenancy else set()
+        for i, r in enumerate(self.reservations):
+            if r.tenant not in names:
+                raise ValueError(f"reservations.{i}.tenant: unknown tenant {r.tenant!r}")
         return self
 
     def resolve(self, path: str) -> Path:
@@ -168,7 +186,7 @@ class Results:
     spec: ScenarioSpec
     site: Site | FlatPool
     jobs: JobTable
-    schedule: FlatResult
+    schedule: FlatResult | TenancyResult
     skipped: dict[str, int]
     """Trace records skipped, by reason; ``after_span`` counts jobs submitted after the span."""
     steps: SiteSteps | None
@@ -217,11 +235,12 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
         jobs, skipped = load_workload(spec, site.n_gpus, domain_gpus=1)
         total = spec.span_s or float(jobs.submit_s.max(initial=0.0))
         report("simulate", 0, total)
-        sched = simulate_flat(
+        sched = schedule_jobs(
             jobs,
             site.n_gpus,
             spec.policy,
             until_s=spec.span_s,
+            tenancy=_tenancy_inputs(spec, jobs, ["pool"], [site.n_gpus], None, None, None),
             progress=lambda t: report("simulate", t, total),
         )
         span = spec.span_s if spec.span_s is not None else run_end_s(sched, 1.0)
@@ -243,6 +262,10 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
     n_gpus = fleet_summary(site, phase).gpus
     report("workload", 0, 1)
     jobs, skipped = load_workload(spec, n_gpus, site.rack_types[0].nvlink_domain_gpus)
+    check_against_site(spec, site, phase)
+    halls = site.halls_online(phase)
+    hall_gpus = [h.racks * site.rack_type(h.rack_type).gpus_per_rack for h in halls]
+    tenancy = _tenancy_inputs(spec, jobs, [h.name for h in halls], hall_gpus, site, phase, weather)
     run = simulate_on_site(
         site,
         phase,
@@ -253,6 +276,7 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
         span_s=spec.span_s,
         step_s=spec.step_s,
         busy_gpu_utilization=spec.busy_gpu_utilization,
+        tenancy=tenancy,
         progress=lambda stage, done, total: report(stage, done, total),
     )
     return Results(
@@ -273,3 +297,62 @@ def _with_after_span(skipped: dict[str, int], jobs: JobTable, sched: FlatResult)
     """Jobs submitted after the simulated span are not part of the run; say how many."""
     after = len(jobs) - len(sched.jobs)
     return {**skipped, "after_span": after} if after else dict(skipped)
+
+
+def _tenancy_inputs(
+    spec: ScenarioSpec,
+    jobs: JobTable,
+    hall_names: list[str],
+    hall_gpus: list[int],
+    site: Site | None,
+    phase: str | None,
+    weather: Weather | None,
+) -> TenancyInputs | None:
+    if spec.policy != "narvik" or spec.tenancy is None:
+        return None
+    index, has_other = tenant_indices(jobs, spec.tenancy)
+    last_s = spec.span_s or float(jobs.submit_s.max(initial=0.0) + jobs.runtime_s.sum())
+    hours = int(last_s // 3600) + 2
+    setup = build_setup(
+        tenancy=spec.tenancy,
+        hall_names=hall_names,
+        hall_gpus=hall_gpus,
+        start_date=spec.start_date,
+        hours=hours,
+        reservations=spec.reservations,
+        events=spec.events,
+        with_other=has_other,
+        site=site,
+        phase=phase,
+        weather=weather,
+        busy_gpu_utilization=spec.busy_gpu_utilization,
+    )
+    return TenancyInputs(tenant_index=index, setup=setup)
+
+
+def check_against_site(spec: ScenarioSpec, site: Site, phase: str) -> None:
+    """Checks that need the site: quotas within the fleet, halls that exist (narvik only)."""
+    if spec.tenancy is None or spec.policy != "narvik":
+        return
+    fleet = fleet_summary(site, phase).gpus
+    halls = {h.name for h in site.halls_online(phase)}
+    days = sorted({q.start for t in spec.tenancy.tenants for q in t.quota})
+    for day in days:
+        total = sum(t.quota_at(day) for t in spec.tenancy.tenants)
+        if total > fleet:
+            raise ScenarioError(
+                f"tenancy.tenants: quotas from {day} add up to {total:,} GPUs, above the fleet "
+                f"of {fleet:,} GPUs in {phase}"
+            )
+    for i, t in enumerate(spec.tenancy.tenants):
+        for h in t.allowed_halls:
+            if h not in halls:
+                raise ScenarioError(
+                    f"tenancy.tenants.{i}.allowed_halls: unknown hall {h!r} "
+                    f"(online in {phase}: {', '.join(sorted(halls))})"
+                )
+        for q in t.quota:
+            if q.gpus > fleet:
+                raise ScenarioError(
+                    f"tenancy.tenants.{i}.quota: {q.gpus:,} GPUs is above the fleet of {fleet:,}"
+                )

@@ -20,8 +20,11 @@ import pyarrow as pa
 
 from narvik.atomic import write_json_atomic
 from narvik.kpi.energy import energy_totals, offtaker_totals
+from narvik.kpi.tenancy_summary import tenancy_summary
 from narvik.scenario import Results
 from narvik.sim.recorders import jobs_table, summarize, timeseries_table, write_parquet_atomic
+from narvik.sim.tenancy_sim import TenancyResult
+from narvik.units import SECONDS_PER_HOUR
 
 RUN_FILES = ("summary.json", "jobs.parquet", "timeseries.parquet", "report.html")
 
@@ -42,6 +45,15 @@ def run_summary(results: Results) -> dict[str, Any]:
             "workload": spec.workload.model_dump(mode="json"),
         }
     )
+    if isinstance(results.schedule, TenancyResult):
+        sched = results.schedule
+        end = np.where(np.isnan(sched.seg_end_s), results.span_s, sched.seg_end_s)
+        gpu_hours = float(np.sum((end - sched.seg_start_s) * sched.seg_gpus)) / SECONDS_PER_HOUR
+        summary["gpu_hours"] = gpu_hours
+        summary["utilization"] = gpu_hours / (results.n_gpus * results.span_s / SECONDS_PER_HOUR)
+        summary["preemptions_total"] = int(sched.preemptions.sum())
+        summary["gpu_hours_lost_to_preemption"] = float(sched.lost_gpu_s.sum()) / SECONDS_PER_HOUR
+        summary["tenancy"] = tenancy_summary(results)
     steps = results.steps
     if steps is not None:
         totals = energy_totals(steps.facility, steps.step_s)

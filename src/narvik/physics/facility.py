@@ -281,3 +281,33 @@ class FacilityModel:
             grid_capacity_w=self.grid_capacity_w,
             mix=energy_mix(list(self.contracts), month),
         )
+
+
+def it_power_budget_w(
+    model: FacilityModel,
+    cap_w: ArrayLike,
+    ambient_c: ArrayLike,
+    month: ArrayLike,
+    iterations: int = 40,
+) -> NDArray[np.float64]:
+    """Largest IT power whose facility power stays within ``cap_w``, per step, W.
+
+    Facility power rises monotonically with GPU load (IT power, power-chain
+    losses, pumps, fans and chillers all do), so the budget is found by
+    bisection on the fleet utilisation in [0, 1], vectorised over the steps.
+    Where even the idle fleet exceeds the cap the budget is the idle IT power;
+    where the full fleet fits it is the full-load IT power.
+    """
+    cap = np.asarray(cap_w, dtype=float)
+    amb = np.broadcast_to(np.asarray(ambient_c, dtype=float), cap.shape)
+    mon = np.broadcast_to(np.asarray(month), cap.shape)
+    lo = np.zeros(cap.shape)
+    hi = np.ones(cap.shape)
+    full_fits = model.run(hi, amb, mon).facility_power_w <= cap
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        fits = model.run(mid, amb, mon).facility_power_w <= cap
+        lo = np.where(fits, mid, lo)
+        hi = np.where(fits, hi, mid)
+    u = np.where(full_fits, 1.0, lo)
+    return model.it_power_w(u)

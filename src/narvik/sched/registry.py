@@ -9,9 +9,13 @@ from narvik.sched.protocol import Policy
 _POLICIES: dict[str, type] = {"fcfs": FcfsPolicy, "easy": EasyPolicy}
 
 
+#: Policies with their own simulator (:mod:`narvik.sim.tenancy_sim`) and snapshot protocol.
+TENANCY_POLICIES = ("narvik",)
+
+
 def policy_names() -> list[str]:
-    """The names of the registered policies, sorted."""
-    return sorted(_POLICIES)
+    """The names of every policy the command line accepts, sorted."""
+    return sorted([*_POLICIES, *TENANCY_POLICIES])
 
 
 def get_policy(name: str) -> Policy:

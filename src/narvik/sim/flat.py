@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from narvik.sched.protocol import Policy, QueuedJob, RunningJob, Snapshot
-from narvik.sched.registry import get_policy
+from narvik.sched.registry import TENANCY_POLICIES, get_policy
 from narvik.sim.kernel import ORDER_ARRIVAL, ORDER_END, ORDER_SCHEDULE, Kernel
 from narvik.workload.job import JobTable
 
@@ -108,6 +108,8 @@ def simulate_flat(
             start, ts, busy = _run_fcfs(sub, g, rt, n_gpus, horizon, progress)
         elif name == "easy":
             start, ts, busy = _run_easy(sub, g, rt, est, n_gpus, horizon, progress)
+        elif name in TENANCY_POLICIES:
+            raise ValueError(f"policy {name!r} runs in narvik.sim.tenancy_sim, not on a flat pool")
         else:
             name, pol = policy, get_policy(policy)  # raises on unknown names
             start, ts, busy = _run_generic(sub, g, rt, est, n_gpus, horizon, pol)

@@ -19,6 +19,7 @@ from narvik.physics.facility import FacilityHours, FacilityModel
 from narvik.physics.weather import Weather
 from narvik.sched.placement import Topology, place_schedule
 from narvik.sim.flat import REJECTED, FlatResult, simulate_flat
+from narvik.sim.tenancy_sim import TenancyResult, TenancySetup, simulate_tenancy
 from narvik.site.model import Site
 from narvik.units import SECONDS_PER_HOUR
 from narvik.workload.job import JobTable
@@ -47,15 +48,17 @@ class SiteSteps:
 
 @dataclass(frozen=True, eq=False)
 class SiteRun:
-    schedule: FlatResult
+    schedule: FlatResult | TenancyResult
     nvlink_domains: NDArray[np.int64]
     network_blocks: NDArray[np.int64]
     steps: SiteSteps
 
 
-def site_topology(site: Site, phase: str) -> Topology:
+def site_topology(site: Site, phase: str, only: str | None = None) -> Topology:
     halls = []
     for hall in site.halls_online(phase):
+        if only is not None and hall.name != only:
+            continue
         rack = site.rack_type(hall.rack_type)
         domains = hall.racks * rack.gpus_per_rack // rack.nvlink_domain_gpus
         per_block = max(
@@ -97,6 +100,61 @@ def busy_gpu_seconds(
     return np.diff(cum)
 
 
+@dataclass(frozen=True, eq=False)
+class Segments:
+    """Intervals during which a job held GPUs (one per job without preemption)."""
+
+    job: NDArray[np.int64]
+    start_s: NDArray[np.float64]
+    end_s: NDArray[np.float64]
+    """NaN: still running at the end of the run."""
+    gpus: NDArray[np.int64]
+    hall: NDArray[np.int64] | None = None
+
+    @classmethod
+    def of(cls, schedule: FlatResult | TenancyResult) -> Segments:
+        if isinstance(schedule, TenancyResult):
+            return cls(
+                schedule.seg_job,
+                schedule.seg_start_s,
+                schedule.seg_end_s,
+                schedule.seg_gpus,
+                schedule.seg_hall,
+            )
+        started = np.flatnonzero(~np.isnan(schedule.start_s))
+        return cls(
+            started.astype(np.int64),
+            schedule.start_s[started],
+            schedule.end_s[started],
+            schedule.jobs.gpus[started],
+        )
+
+
+def schedule_jobs(
+    jobs: JobTable,
+    n_gpus: int,
+    policy: str,
+    *,
+    until_s: float | None,
+    tenancy: TenancyInputs | None,
+    progress: Callable[[float], None] | None,
+) -> FlatResult | TenancyResult:
+    """Run the scheduling core: the canonical baselines, or the multi-tenant policy."""
+    if policy == "narvik":
+        if tenancy is None:
+            raise ValueError("policy: narvik needs a tenancy ([tenancy] in the scenario)")
+        return simulate_tenancy(
+            jobs, tenancy.tenant_index, tenancy.setup, until_s=until_s, progress=progress
+        )
+    return simulate_flat(jobs, n_gpus, policy, until_s=until_s, progress=progress)
+
+
+@dataclass(frozen=True, eq=False)
+class TenancyInputs:
+    tenant_index: NDArray[np.int64]
+    setup: TenancySetup
+
+
 def simulate_on_site(
     site: Site,
     phase: str,
@@ -108,6 +166,7 @@ def simulate_on_site(
     span_s: float | None,
     step_s: float = SECONDS_PER_HOUR,
     busy_gpu_utilization: float = 0.85,
+    tenancy: TenancyInputs | None = None,
     progress: Callable[[str, float, float], None] | None = None,
 ) -> SiteRun:
     """Schedule ``jobs`` on the site's fleet for ``span_s``, place gangs, run the physics.
@@ -119,23 +178,56 @@ def simulate_on_site(
     topology = site_topology(site, phase)
     n_gpus = topology.gpus
     total = span_s if span_s is not None else float(jobs.submit_s.max(initial=0.0))
-    schedule = simulate_flat(
-        jobs, n_gpus, policy, until_s=span_s, progress=lambda t: report("simulate", t, total)
+    schedule = schedule_jobs(
+        jobs,
+        n_gpus,
+        policy,
+        until_s=span_s,
+        tenancy=tenancy,
+        progress=lambda t: report("simulate", t, total),
     )
     report("simulate", total, total)
+    segments = Segments.of(schedule)
     if span_s is None:
         span_s = run_end_s(schedule, step_s)
     report("placement", 0, 1)
-    j = schedule.jobs
-    domains, blocks = place_schedule(topology, j.gpus, schedule.start_s, schedule.end_s)
+    domains, blocks = place_segments(site, phase, segments, len(schedule.jobs))
     report("placement", 1, 1)
     report("physics", 0, 1)
-    steps = _steps(site, phase, schedule, weather, start_date, span_s, step_s, busy_gpu_utilization)
+    steps = _steps(
+        site, phase, schedule, segments, weather, start_date, span_s, step_s, busy_gpu_utilization
+    )
     report("physics", 1, 1)
     return SiteRun(schedule=schedule, nvlink_domains=domains, network_blocks=blocks, steps=steps)
 
 
-def run_end_s(schedule: FlatResult, step_s: float) -> float:
+def place_segments(
+    site: Site, phase: str, seg: Segments, n_jobs: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """NVLink domains and network blocks of each job's first placement (0: never started)."""
+    domains = np.zeros(n_jobs, dtype=np.int64)
+    blocks = np.zeros(n_jobs, dtype=np.int64)
+    if seg.hall is None:
+        d, b = place_schedule(site_topology(site, phase), seg.gpus, seg.start_s, seg.end_s)
+        domains[seg.job] = d
+        blocks[seg.job] = b
+        return domains, blocks
+    halls = site.halls_online(phase)
+    first = np.full(n_jobs, np.inf)
+    np.minimum.at(first, seg.job, seg.start_s)
+    for h, hall in enumerate(halls):
+        m = seg.hall == h
+        if not m.any():
+            continue
+        topo = site_topology(site, phase, only=hall.name)
+        d, b = place_schedule(topo, seg.gpus[m], seg.start_s[m], seg.end_s[m])
+        at_first = seg.start_s[m] == first[seg.job[m]]
+        np.add.at(domains, seg.job[m][at_first], d[at_first])
+        np.add.at(blocks, seg.job[m][at_first], b[at_first])
+    return domains, blocks
+
+
+def run_end_s(schedule: FlatResult | TenancyResult, step_s: float) -> float:
     """End of a run replayed to completion: the last job end, at least one step."""
     ends = schedule.end_s[~np.isnan(schedule.end_s)]
     last = float(ends.max()) if ends.size else float(schedule.jobs.submit_s.max(initial=0.0))
@@ -145,7 +237,8 @@ def run_end_s(schedule: FlatResult, step_s: float) -> float:
 def _steps(
     site: Site,
     phase: str,
-    schedule: FlatResult,
+    schedule: FlatResult | TenancyResult,
+    seg: Segments,
     weather: Weather,
     start_date: dt.date,
     span_s: float,
@@ -156,12 +249,13 @@ def _steps(
     edges = np.minimum(np.arange(n_steps + 1, dtype=np.float64) * step_s, span_s)
     width = np.diff(edges)
     j = schedule.jobs
-    busy = busy_gpu_seconds(schedule.start_s, schedule.end_s, j.gpus, edges) / width
+    busy = busy_gpu_seconds(seg.start_s, seg.end_s, seg.gpus, edges) / width
     by_tier = {}
+    seg_tier = j.tier[seg.job]
     for tier in sorted(set(j.tier.tolist())):
-        m = j.tier == tier
+        m = seg_tier == tier
         by_tier[str(tier)] = (
-            busy_gpu_seconds(schedule.start_s[m], schedule.end_s[m], j.gpus[m], edges) / width
+            busy_gpu_seconds(seg.start_s[m], seg.end_s[m], seg.gpus[m], edges) / width
         )
     # Waiting at the end of each step: submitted and not rejected, not yet started.
     waiting = schedule.state != REJECTED
