@@ -132,13 +132,15 @@ class NarvikPolicy:
         d = Decision()
         free = list(v.free_by_hall)
         preempting = set(v.preempting)
-        busy = v.busy_gpus - v.preempting_gpus
+        # Jobs under notice still draw power until they stop: the cap covers them too.
+        busy = v.busy_gpus
         cap, limit = self._power(v, busy)
-        if busy > limit:
-            for job in _victims(v, preempting, busy - limit, allow_guaranteed=True):
+        staying = busy - v.preempting_gpus
+        if staying > limit:
+            for job in _victims(v, preempting, staying - limit, allow_guaranteed=True):
                 d.preempt.append((job, -1))
                 preempting.add(job)
-                busy -= v.running[job].gpus
+                staying -= v.running[job].gpus
         d.cap_fraction = cap
         order = sorted(v.tenants, key=lambda t: (t.tier_priority, t.fair_share_key, t.index))
         holds = v.reservation_holds

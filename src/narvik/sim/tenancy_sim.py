@@ -393,7 +393,7 @@ def simulate_tenancy(
         for ti in res_tenants:
             tv = tviews[ti]
             if tv.reserved_gpus:
-                in_res = min(tv.reserved_gpus, max(0, tv.used_guaranteed - tv.quota_gpus))
+                in_res = _in_reservation(tv)
                 total += tv.reserved_gpus - in_res
         return total
 
@@ -529,12 +529,11 @@ def simulate_tenancy(
                 tv.earmarked_gpus = 0
         # Reservations must find their GPUs at the start of their window.
         for i in res_started:
-            avail = sum(free) - hold
-            if avail < 0:
+            if sum(free) < holds():
                 res_out[i]["honoured"] = False
         for i in active_res:
             tv = tviews[setup.reservations[i].tenant]
-            in_res = min(tv.reserved_gpus, max(0, tv.used_guaranteed - tv.quota_gpus))
+            in_res = _in_reservation(tv)
             have = min(sum(free), holds()) + in_res
             if have < res_out[i]["min_available_gpus"]:
                 res_out[i]["min_available_gpus"] = have
@@ -578,6 +577,11 @@ def simulate_tenancy(
         res_out,
         n_gpus,
     )
+
+
+def _in_reservation(tv: TenantView) -> int:
+    """GPUs of the owner's own work inside its reservation: beyond its quota, or borrowed."""
+    return min(tv.reserved_gpus, max(0, tv.used_guaranteed - tv.quota_gpus) + tv.used_borrowed)
 
 
 def _hall_pressure(setup: TenancySetup) -> list[float]:

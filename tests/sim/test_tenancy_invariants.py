@@ -1,0 +1,234 @@
+"""Property tests of the narvik policy's invariants on random multi-tenant scenarios."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from narvik.sim.tenancy_setup import build_setup
+from narvik.sim.tenancy_sim import simulate_tenancy
+from narvik.workload.job import JobTable
+from narvik.workload.tenancy import Tenancy
+
+HALLS = ["A", "B"]
+HALL_GPUS = [32, 32]
+GRACE_S = 100.0
+
+
+def _tenancy(quota_a: int, quota_b: int, confine_b: bool) -> Tenancy:
+    return Tenancy.model_validate(
+        {
+            "grace_period_s": GRACE_S,
+            "checkpoint_interval_s": 50.0,
+            "tiers": [
+                {"name": "national", "priority": 0, "start_slo_s": 600},
+                {"name": "anchor", "priority": 1},
+                {"name": "regional", "priority": 2, "may_hold_quota": False},
+            ],
+            "tenants": [
+                {
+                    "name": "anchor",
+                    "tier": "anchor",
+                    "jurisdiction": "US",
+                    "quota": [{"start": "2027-01-01", "gpus": quota_a}],
+                },
+                {
+                    "name": "nat",
+                    "tier": "national",
+                    "jurisdiction": "NO",
+                    "allowed_halls": ["B"] if confine_b else [],
+                    "quota": [{"start": "2027-01-01", "gpus": quota_b}],
+                },
+                {"name": "reg", "tier": "regional", "jurisdiction": "GB", "max_borrow_gpus": 48},
+            ],
+        }
+    )
+
+
+job_st = st.tuples(
+    st.integers(0, 3),  # tenant: 0 anchor, 1 nat, 2 reg, 3 unlisted
+    st.integers(0, 4000),  # submit
+    st.integers(1, 3000),  # runtime
+    st.integers(1, 40),  # gpus
+    st.floats(0.5, 3.0),  # estimate factor
+)
+
+
+def _run(jobs_spec, quota_a, quota_b, confine_b, reservation, curtail, budget_w=None):
+    import datetime as dt
+
+    from narvik.workload.tenancy import Curtailment, Reservation
+
+    jobs_spec = sorted(jobs_spec, key=lambda j: j[1])
+    names = ["anchor", "nat", "reg", "someone-else"]
+    tiers = ["anchor", "national", "regional", "default"]
+    jobs = JobTable.from_arrays(
+        gpus=[j[3] for j in jobs_spec],
+        submit_s=[float(j[1]) for j in jobs_spec],
+        runtime_s=[float(j[2]) for j in jobs_spec],
+        requested_s=[float(math.ceil(j[2] * j[4])) for j in jobs_spec],
+        tenant=[names[j[0]] for j in jobs_spec],
+        tier=[tiers[j[0]] for j in jobs_spec],
+    )
+    tenancy = _tenancy(quota_a, quota_b, confine_b)
+    t0 = dt.datetime(2027, 1, 1)
+    res = ()
+    if reservation:
+        start_s, gpus = reservation
+        res = (
+            Reservation(
+                tenant="reg",
+                gpus=gpus,
+                start=t0 + dt.timedelta(seconds=start_s),
+                end=t0 + dt.timedelta(seconds=start_s + 1500),
+            ),
+        )
+    events = ()
+    if curtail:
+        events = (
+            Curtailment(
+                start=t0 + dt.timedelta(seconds=curtail),
+                shed_mw=1.0,
+                end=t0 + dt.timedelta(seconds=curtail + 2000),
+                deadline_s=60,
+            ),
+        )
+    from narvik.sim.tenancy_setup import tenant_indices
+
+    index, other = tenant_indices(jobs, tenancy)
+    setup = build_setup(
+        tenancy=tenancy,
+        hall_names=HALLS,
+        hall_gpus=HALL_GPUS,
+        start_date=dt.date(2027, 1, 1),
+        hours=400,
+        reservations=res,
+        events=events,
+        with_other=other,
+    )
+    if curtail or budget_w:
+        # A synthetic power model: 1 kW idle fleet + 1 kW per busy GPU; budget in W.
+        from dataclasses import replace
+
+        normal = np.full(400, budget_w or 1e9)
+        curtailed = tuple(np.full(400, 1_000.0 + 24 * 1_000.0) for _ in events)
+        setup = replace(
+            setup,
+            power=replace(
+                setup.power,
+                idle_it_power_w=1_000.0,
+                busy_gpu_power_w=1_000.0,
+                it_budget_w=normal,
+                curtailed_it_budget_w=curtailed,
+            ),
+        )
+    return jobs, setup, simulate_tenancy(jobs, index, setup, until_s=None)
+
+
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@SETTINGS
+@given(
+    jobs_spec=st.lists(job_st, min_size=1, max_size=60),
+    quota_a=st.integers(0, 40),
+    quota_b=st.integers(0, 24),
+    confine_b=st.booleans(),
+)
+def test_capacity_eligibility_conservation_and_guarantees(jobs_spec, quota_a, quota_b, confine_b):
+    jobs, setup, r = _run(jobs_spec, quota_a, quota_b, confine_b, None, None)
+    n = len(jobs)
+    # No job lost or duplicated: one final state each; everything that fits finishes.
+    names = r.state_names()
+    assert len(names) == n
+    assert set(names) <= {"completed", "rejected"}
+    reach = np.array([64, 32 if confine_b else 64, 64, 64])[r.tenant_index]
+    assert np.all((names == "rejected") == (jobs.gpus > reach))
+    # Work conservation: completed segments add up to at least the runtime (preempted work
+    # since the last checkpoint is redone), never more than runtime + lost work.
+    seg_s = np.zeros(n)
+    np.add.at(seg_s, r.seg_job, (r.seg_end_s - r.seg_start_s) * r.seg_gpus)
+    done = names == "completed"
+    need = (jobs.runtime_s * jobs.gpus)[done]
+    assert np.all(seg_s[done] >= need - 1e-6)
+    np.testing.assert_allclose(seg_s[done], need + r.lost_gpu_s[done], rtol=1e-9, atol=1e-6)
+    # Never more GPUs busy than exist, per hall, at any instant.
+    for h, cap in enumerate(HALL_GPUS):
+        m = r.seg_hall == h
+        t = np.concatenate([r.seg_start_s[m], r.seg_end_s[m]])
+        d = np.concatenate([r.seg_gpus[m], -r.seg_gpus[m]])
+        order = np.lexsort((d, t))  # ends (negative) before starts at the same instant
+        assert np.cumsum(d[order]).max(initial=0) <= cap
+    assert r.gpus_busy.max(initial=0) <= 64
+    # Eligibility: a confined tenant only ever runs in its halls; starts never precede submit.
+    if confine_b:
+        assert not np.any((r.tenant_index[r.seg_job] == 1) & (r.seg_hall != 1))
+    started = ~np.isnan(r.start_s)
+    assert np.all(r.start_s[started] >= jobs.submit_s[started])
+    # A tenant below its guarantee whose job fits its unused quota starts within the grace.
+    fit = ~np.isnan(r.fit_since_s)
+    assert np.all(r.start_s[fit] - r.fit_since_s[fit] <= GRACE_S + 1e-6)
+
+
+@SETTINGS
+@given(
+    jobs_spec=st.lists(job_st, min_size=1, max_size=50),
+    res_start=st.integers(500, 5000),
+    res_gpus=st.integers(1, 64),
+)
+def test_every_booked_reservation_is_honoured(jobs_spec, res_start, res_gpus):
+    _, _, r = _run(jobs_spec, 16, 8, False, (res_start, res_gpus), None)
+    assert len(r.reservations) == 1
+    assert r.reservations[0]["honoured"], r.reservations
+
+
+@SETTINGS
+@given(
+    jobs_spec=st.lists(job_st, min_size=1, max_size=50),
+    curtail=st.integers(100, 5000),
+    budget_busy=st.integers(20, 64),
+)
+def test_power_within_budget_outside_curtailment_deadlines(jobs_spec, curtail, budget_busy):
+    budget_w = 1_000.0 + budget_busy * 1_000.0
+    _, setup, r = _run(jobs_spec, 16, 8, False, None, curtail, budget_w=budget_w)
+    c = r.curtailments[0]
+    in_deadline = (r.t_s >= c["start_s"]) & (r.t_s < c["deadline_s"])
+    over = r.it_power_w > r.it_budget_w + 1e-6
+    assert not np.any(over & ~in_deadline)
+    assert c["met"]
+
+
+def test_capped_gpus_run_slower_and_meet_the_curtailment():
+    # 60 one-GPU jobs of 1,000 s; a curtailment leaves room for 24 GPUs at full power.
+    jobs_spec = [(0, 0, 1000, 1, 1.0)] * 60
+    _, _, r = _run(jobs_spec, 64, 0, False, None, 10, budget_w=1e9)
+    c = r.curtailments[0]
+    assert c["met"]
+    assert c["min_gpu_cap_fraction"] < 1.0 or c["preempted_jobs"] > 0
+
+
+def test_bad_tenancy_files_name_the_field():
+    base = _tenancy(8, 8, False).model_dump(mode="json")
+    bad_juris = dict(base)
+    bad_juris["tenants"] = [dict(base["tenants"][0], jurisdiction="XX")]
+    with pytest.raises(ValueError, match="jurisdiction: unknown jurisdiction 'XX'"):
+        Tenancy.model_validate(bad_juris)
+    back = dict(base)
+    back["tenants"] = [
+        dict(
+            base["tenants"][0],
+            quota=[{"start": "2027-05-01", "gpus": 4}, {"start": "2027-02-01", "gpus": 8}],
+        )
+    ]
+    with pytest.raises(ValueError, match="quota.1.start: the ramp goes back in time"):
+        Tenancy.model_validate(back)
+    borrow_only = dict(base)
+    borrow_only["tenants"] = [dict(base["tenants"][2], quota=[{"start": "2027-01-01", "gpus": 4}])]
+    with pytest.raises(ValueError, match="tenants.0.quota: tier 'regional' may only borrow"):
+        Tenancy.model_validate(borrow_only)
