@@ -16,6 +16,7 @@ def test_shipped_default_scenario():
     assert "stargate-norway" in scenario_names()
     spec = load_scenario()
     assert spec.site == "stargate-norway" and spec.span_s == 365 * 86400
+    assert spec.policy == "narvik" and spec.tenancy is not None
     assert spec.workload.kind == "synthetic"
 
 
@@ -120,7 +121,7 @@ def test_site_run_invariants(tmp_path, jobs, policy, days):
 
 
 def test_site_run_uses_the_synthetic_workload_by_default():
-    spec = load_scenario().with_overrides(site=str(SMALL_SITE), days=1)
+    spec = load_scenario().with_overrides(site=str(SMALL_SITE), days=1, policy="easy")
     spec = spec.model_copy(
         update={"workload": spec.workload.model_copy(update={"research_jobs_per_year": 20_000})}
     )
@@ -128,3 +129,19 @@ def test_site_run_uses_the_synthetic_workload_by_default():
     assert isinstance(r.jobs, JobTable) and len(r.jobs) > 10
     assert r.steps is not None and r.steps.t_s.shape == (24,)
     assert set(r.steps.gpus_busy_by_tier) == set(r.jobs.tier.tolist())
+
+
+def test_quotas_above_the_fleet_are_refused():
+    spec = load_scenario().with_overrides(site=str(SMALL_SITE), days=1)
+    with pytest.raises(ScenarioError, match="tenancy.tenants: quotas from 2027-01-01 add up to"):
+        run_scenario(spec)
+
+
+def test_unknown_reservation_tenant(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        'name = "x"\npolicy = "easy"\n[[reservations]]\ntenant = "ghost"\ngpus = 2\n'
+        "start = 2027-01-02T00:00:00\nend = 2027-01-03T00:00:00\n"
+    )
+    with pytest.raises(ScenarioError, match="reservations.0.tenant: unknown tenant 'ghost'"):
+        load_scenario(path)

@@ -16,6 +16,7 @@ from narvik.cli.main import _register, app
 _register()
 runner = CliRunner()
 SMALL_SITE = Path(__file__).resolve().parents[1] / "data" / "small-site.toml"
+SMALL_SCENARIO = Path(__file__).resolve().parents[1] / "data" / "small-scenario.toml"
 RUN_FILES = ("summary.json", "jobs.parquet", "timeseries.parquet", "report.html")
 
 
@@ -106,10 +107,8 @@ def test_unknown_policy_exit_2(tmp_path):
 def _run_small(out: Path, seed: int = 3) -> dict:
     args = [
         "simulate",
-        "--site",
-        str(SMALL_SITE),
-        "--days",
-        "2",
+        "--scenario",
+        str(SMALL_SCENARIO),
         "--seed",
         str(seed),
         "--out",
@@ -189,7 +188,7 @@ def test_report_rerenders_from_files(tmp_path):
 def test_default_simulate_writes_a_fresh_folder(tmp_path):
     env = {**os.environ, "COLUMNS": "120"}
     exe = Path(sys.executable).parent / "narvik"
-    args = [str(exe), "simulate", "--site", str(SMALL_SITE), "--days", "1"]
+    args = [str(exe), "simulate", "--site", str(SMALL_SITE), "--days", "1", "--policy", "easy"]
     first = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr
     second = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env)
@@ -235,6 +234,8 @@ def test_finer_physics_step(tmp_path):
         "1",
         "--step-s",
         "900",
+        "--policy",
+        "easy",
         "--out",
         str(tmp_path / "o"),
         "--json",
@@ -283,3 +284,24 @@ def test_cli_replays_shared_traces_job_for_job(tmp_path, name, slots, policy):
     np.testing.assert_array_equal(np.array(got["start_s"], dtype=float), expected.start_s)
     summary = json.loads(result.stdout)
     assert sum(summary["trace_skipped"].values()) == trace.skipped
+
+
+def test_narvik_policy_on_a_small_site_reports_tenancy(tmp_path):
+    summary = _run_small(tmp_path / "run")
+    assert summary["policy"] == "narvik"
+    t = summary["tenancy"]
+    assert set(t["wait_slo_by_tier"]) >= {"national", "anchor", "regional"}
+    assert t["curtailments_met"]["total"] == 1
+    assert t["curtailments_met"]["met"] == 1
+    assert all(r["honoured"] for r in t["reservations"])
+    assert t["power"]["passes_over_budget_outside_deadlines"] == 0
+    for g in t["guarantee_hours"].values():
+        assert g["hours_met"] == g["hours"]
+    months = {row["month"] for row in t["ledger"]}
+    assert months == {"2027-01"}
+    billed = sum(row["bill_eur"] for row in t["ledger"])
+    owners = t["owners"][0]["owners"]
+    assert owners["Nscale"]["revenue_eur"] == pytest.approx(billed / 2)
+    assert owners["Aker"]["revenue_eur"] == pytest.approx(billed / 2)
+    assert set(t["fairness_jain_by_tier"]) >= {"national"}
+    assert "preemptions_total" in summary and "gpu_hours_lost_to_preemption" in summary
