@@ -62,6 +62,8 @@ class TenantView:
     """GPUs being freed (preemptions in their grace period) for this tenant."""
     earmarked_gpus: int = 0
     """GPUs freed at this instant by preemptions made for this tenant: free, but its own."""
+    promised: list[int] = field(default_factory=list)
+    """Queued jobs that have fit the unused guarantee, in that order: they keep their claim."""
 
 
 @dataclass
@@ -107,6 +109,9 @@ class PoolView:
     preempting: set[int] = field(default_factory=set)
     """Running jobs already given notice (they stop when their grace period ends)."""
     preempting_gpus: int = 0
+    fit_since_s: list[float] = field(default_factory=list)
+    """Per job, the first instant it fit its tenant's unused guarantee (NaN: not yet)."""
+    grace_period_s: float = 600.0
     upcoming: list[tuple[float, int]] = field(default_factory=list)
     """(start_s, gpus) of reservations not yet begun, soonest first."""
     backfill_depth: int = 64
@@ -118,6 +123,8 @@ class Decision:
     """(job, borrowed, ((hall, gpus), ...))."""
     preempt: list[tuple[int, int]] = field(default_factory=list)
     """(job, tenant it is reclaimed for, or -1 for power)."""
+    stop_by_s: dict[int, float] = field(default_factory=dict)
+    """For reclaim victims: the latest time they must stop (the waiting job's deadline)."""
     cap_fraction: float = 1.0
     fitting: list[int] = field(default_factory=list)
     """Queued jobs that fit their tenant's unused guarantee in this pass (started or not)."""
@@ -163,10 +170,15 @@ class NarvikPolicy:
             if headroom <= 0:
                 continue
             own_hold = min(holds, t.reserved_gpus)
+            quota_room = max(0, t.quota_gpus - t.used_guaranteed)  # used before the booking
             others = sum(e for i, e in earmarks.items() if i != t.index)
             avail = sum(free[h] for h in t.allowed_halls) - (holds - own_hold) - others
             incoming = t.reclaiming_gpus  # GPUs being reclaimed for this tenant
-            for job in t.queue[: v.backfill_depth]:
+            scan = t.queue[: v.backfill_depth]
+            if t.promised:
+                claimed = set(t.promised)
+                scan = t.promised + [j for j in scan if j not in claimed]
+            for job in scan:
                 g = v.job_gpus[job]
                 if g > headroom:
                     continue
@@ -183,7 +195,9 @@ class NarvikPolicy:
                     headroom -= g
                     if t.index in earmarks:
                         earmarks[t.index] = max(0, earmarks[t.index] - g)
-                    used_hold = min(own_hold, g)
+                    from_quota = min(g, quota_room)
+                    quota_room -= from_quota
+                    used_hold = min(own_hold, g - from_quota)
                     own_hold -= used_hold
                     holds -= used_hold
                     continue
@@ -197,8 +211,14 @@ class NarvikPolicy:
                     got = sum(_in_halls(v.running[j], t.allowed_halls) for j in victims)
                     if got < short:
                         continue  # cannot be reclaimed now; smaller work may still fit
+                    # Top-ups made late still free the GPUs by the job's own deadline.
+                    since = v.fit_since_s[job] if v.fit_since_s else math.nan
+                    deadline = v.now_s + v.grace_period_s
+                    if since == since:  # not NaN
+                        deadline = min(deadline, since + v.grace_period_s)
                     for j in victims:
                         d.preempt.append((j, t.index))
+                        d.stop_by_s[j] = max(v.now_s, deadline)
                         preempting.add(j)
                     incoming += got
                 # The job waits for the reclaim: its GPUs and power are spoken for.

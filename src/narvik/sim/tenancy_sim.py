@@ -305,6 +305,8 @@ def simulate_tenancy(
             tv.earmarked_gpus = max(0, tv.earmarked_gpus - gj)
         q = tv.queue
         del q[bisect_left(q, j)]
+        if tv.promised and j in tv.promised:
+            tv.promised.remove(j)
         if math.isnan(first_start[j]):
             first_start[j] = t
             if fits_g[j]:
@@ -498,6 +500,8 @@ def simulate_tenancy(
             hall_pressure=pressure,
             preempting=preempting,
             preempting_gpus=preempting_gpus[0],
+            fit_since_s=fit_since,
+            grace_period_s=setup.grace_period_s,
             upcoming=[(r.start_s, r.gpus) for r in setup.reservations if r.start_s > t],
             backfill_depth=setup.backfill_depth,
         )
@@ -505,6 +509,7 @@ def simulate_tenancy(
         for j in decision.fitting:
             if math.isnan(fit_since[j]):
                 fit_since[j] = t
+                tviews[tj[j]].promised.append(j)
         set_rate(t, decision.cap_fraction)
         for j, reclaim_for in decision.preempt:
             r = running[j]
@@ -516,7 +521,7 @@ def simulate_tenancy(
             r.preempt_for = reclaim_for
             if reclaim_for >= 0:
                 tviews[reclaim_for].reclaiming_gpus += g[j]
-                when = t + setup.grace_period_s
+                when = decision.stop_by_s.get(j, t + setup.grace_period_s)
             else:
                 when = t + min(setup.grace_period_s, _deadline_left(setup, curt_active, t))
             push(when, PREEMPT, 0, j, versions[j])
