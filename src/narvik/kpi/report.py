@@ -43,6 +43,7 @@ from narvik.kpi.plots import (
     utilisation_figure,
     wait_figure,
 )
+from narvik.kpi.tenancy_plots import BILLS_DIV_ID, TenancyTable, tenancy_view
 from narvik.units import SECONDS_PER_DAY
 
 SUMMARY_FILE = "summary.json"
@@ -92,6 +93,20 @@ table.kpi td.u { color: var(--muted); white-space: nowrap; }
 table.kpi tr.g th { background: #eef2f6; font-size: 13px; text-transform: uppercase;
   letter-spacing: .04em; color: var(--accent); }
 footer { color: var(--muted); font-size: 13px; text-align: center; padding: 10px 0 30px; }
+"""
+#: Styles of the tenancy section, added only to reports that have one (others stay unchanged).
+_TENANCY_CSS = """
+.card h3 { font-size: 16px; margin: 4px 0 8px; color: var(--accent); }
+.tgrid { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr));
+  gap: 0 18px; align-items: start; }
+.scroll { overflow-x: auto; }
+table.kpi thead th { font-size: 13px; font-weight: 600; color: var(--muted);
+  vertical-align: bottom; border-bottom: 2px solid var(--line); }
+table.kpi th.v { text-align: right; }
+table.tt td { white-space: nowrap; }
+table.kpi tr.m td { border-top: 2px solid #c9d3de; }
+table.kpi tfoot td { font-weight: 600; border-top: 2px solid var(--accent); }
+.tnote { font-size: 14px; margin: 6px 4px 2px; }
 """
 
 
@@ -420,6 +435,77 @@ def _figure_html(section: Section) -> str:
     )
 
 
+def _table_html(table: TenancyTable) -> str:
+    """A titled card with one table of the tenancy section, its notes and how to read it."""
+    body = f'<section class="card" id="{_e(table.key)}"><h3>{_e(table.title)}</h3>'
+    if table.rows:
+        numeric = [c.numeric for c in table.columns]
+        head = "".join(
+            f'<th class="v">{_e(c.header)}</th>' if c.numeric else f"<th>{_e(c.header)}</th>"
+            for c in table.columns
+        )
+
+        def cells(row: Sequence[str]) -> str:
+            return "".join(
+                f'<td class="v">{_e(v)}</td>' if n else f"<td>{_e(v)}</td>"
+                for v, n in zip(row, numeric, strict=True)
+            )
+
+        rows = []
+        for i, row in enumerate(table.rows):
+            rule = table.group_first_column and i > 0 and row[0] != table.rows[i - 1][0]
+            rows.append(f'<tr class="m">{cells(row)}</tr>' if rule else f"<tr>{cells(row)}</tr>")
+        foot = "".join(f"<tr>{cells(row)}</tr>" for row in table.total)
+        body += (
+            f'<div class="scroll"><table class="kpi tt"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody>"
+            + (f"<tfoot>{foot}</tfoot>" if foot else "")
+            + "</table></div>"
+        )
+    else:
+        body += f'<p class="note">{_e(table.empty)}</p>'
+    body += "".join(f'<p class="tnote">{_e(n)}</p>' for n in table.notes)
+    return body + f'<p class="how"><b>How to read this:</b> {_e(table.how_to_read)}</p></section>'
+
+
+def tenancy_html(run: RunData) -> str:
+    """The "Tenancy" section of a multi-tenant run; "" when the summary has no ``tenancy``."""
+    view = tenancy_view(run.summary, run.start_date)
+    if not view.tables:
+        return ""
+    tables = {t.key: t for t in view.tables}
+    parts = [
+        '<h2 id="tenancy">Tenancy</h2>',
+        '<p class="how">The site is shared by tenants grouped in tiers; each tenant may hold '
+        "a GPU quota (its guarantee) and borrow idle capacity beyond it, which is reclaimed "
+        "by preemption when the owner of the quota needs it. The tables below show the "
+        "service each tier got, the guarantees kept, the work lost to preemption, how the "
+        "site answered the grid operator, and what each tenant was billed.</p>",
+        _table_html(tables["tenancy-service"]),
+        '<div class="tgrid">',
+        _table_html(tables["tenancy-guarantees"]),
+        _table_html(tables["tenancy-preemptions"]),
+        "</div>",
+        _table_html(tables["tenancy-curtailments"]),
+        _table_html(tables["tenancy-reservations"]),
+    ]
+    if view.bills is not None:
+        parts.append(
+            _figure_html(
+                Section(
+                    BILLS_DIV_ID,
+                    view.bills,
+                    "Each bar is one calendar month (UTC); its segments are the tenants' "
+                    "bills for the GPU-hours they ran that month (guaranteed and borrowed "
+                    "hours at their prices), in million EUR. The height of the bar is the "
+                    "site's revenue for the month.",
+                )
+            )
+        )
+    parts += [_table_html(tables["tenancy-ledger"]), _table_html(tables["tenancy-owners"])]
+    return "\n".join(parts)
+
+
 def render_html(run: RunData) -> str:
     """The report as one self-contained HTML document (plotly.js inlined in the head)."""
     parts = [_header(run), "<main>"]
@@ -444,6 +530,9 @@ def render_html(run: RunData) -> str:
             "left out. Run a physical site (e.g. <code>--site stargate-norway</code>) "
             "to see them.</p>"
         )
+    tenancy = tenancy_html(run)
+    if tenancy:
+        parts.append(tenancy)
     parts.append("</main>")
     parts.append(
         f"<footer>narvik {_e(__version__)} &middot; rendered from {SUMMARY_FILE}, {JOBS_FILE} "
@@ -453,7 +542,7 @@ def render_html(run: RunData) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n"
+        f"<title>{_e(title)}</title>\n<style>{_CSS}{_TENANCY_CSS if tenancy else ''}</style>\n"
         '<script type="text/javascript">window.PlotlyConfig = {MathJaxConfig: "local"};</script>\n'
         f'<script type="text/javascript">{get_plotlyjs()}</script>\n'
         "</head>\n<body>\n" + "\n".join(parts) + "\n</body>\n</html>\n"

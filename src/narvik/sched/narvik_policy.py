@@ -172,7 +172,11 @@ class NarvikPolicy:
             own_hold = min(holds, t.reserved_gpus)
             quota_room = max(0, t.quota_gpus - t.used_guaranteed)  # used before the booking
             others = sum(e for i, e in earmarks.items() if i != t.index)
-            avail = sum(free[h] for h in t.allowed_halls) - (holds - own_hold) - others
+            # Free GPUs outside every hold; the tenant's own hold serves only work beyond
+            # its quota, so its booking stays whole for what it booked it for.
+            here = sum(free[h] for h in t.allowed_halls)
+            # Holds are kept fleet-wide: free GPUs outside the tenant's halls cover them first.
+            avail = here - max(0, holds - own_hold - (sum(free) - here)) - own_hold - others
             incoming = t.reclaiming_gpus  # GPUs being reclaimed for this tenant
             scan = t.queue[: v.backfill_depth]
             if t.promised:
@@ -186,23 +190,22 @@ class NarvikPolicy:
                 if not fits_upcoming(g, est_end):
                     continue
                 d.fitting.append(job)
-                if g <= avail and busy + waiting_power + g <= limit:
+                own_part = min(own_hold, max(0, g - quota_room))
+                if g <= avail + own_part and busy + waiting_power + g <= limit:
                     alloc = _allocate(free, t.allowed_halls, g, v.hall_pressure, low_first=True)
                     d.starts.append((job, False, alloc))
                     take_upcoming(g, est_end)
                     busy += g
-                    avail -= g
+                    avail -= g - own_part
                     headroom -= g
                     if t.index in earmarks:
                         earmarks[t.index] = max(0, earmarks[t.index] - g)
-                    from_quota = min(g, quota_room)
-                    quota_room -= from_quota
-                    used_hold = min(own_hold, g - from_quota)
-                    own_hold -= used_hold
-                    holds -= used_hold
+                    quota_room -= min(g, quota_room)
+                    own_hold -= own_part
+                    holds -= own_part
                     continue
                 # Reclaim lent GPUs (and their power) for it; count what is under way.
-                need = max(g - max(avail, 0), busy + waiting_power + g - limit)
+                need = max(g - max(avail + own_part, 0), busy + waiting_power + g - limit)
                 short = need - incoming
                 if short > 0:
                     victims = _victims(
@@ -250,7 +253,8 @@ class NarvikPolicy:
                 if g > room:
                     continue
                 est_end = v.now_s + v.job_estimate_s[job]
-                avail = sum(free[h] for h in t.allowed_halls) - holds - unlent - promised
+                here = sum(free[h] for h in t.allowed_halls)
+                avail = here - max(0, holds - (sum(free) - here)) - unlent - promised
                 power_room = limit - busy - waiting_power
                 fits = g <= avail and g <= power_room and fits_upcoming(g, est_end)
                 if fits and reserved_for_head and not (est_end <= shadow or g <= extra):

@@ -215,8 +215,9 @@ def place_segments(
     halls = site.halls_online(phase)
     first = np.full(n_jobs, np.inf)
     np.minimum.at(first, seg.job, seg.start_s)
+    held = ~(seg.end_s <= seg.start_s)  # zero-length stints (stopped as they began) hold nothing
     for h, hall in enumerate(halls):
-        m = seg.hall == h
+        m = (seg.hall == h) & held
         if not m.any():
             continue
         topo = site_topology(site, phase, only=hall.name)

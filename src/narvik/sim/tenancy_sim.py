@@ -213,7 +213,8 @@ def simulate_tenancy(
     lost = [0.0] * n
     fits_g = [False] * n
     fit_since = [math.nan] * n
-    versions = [0] * n
+    versions = [0] * n  # END events: bumped whenever a job is re-timed (power caps)
+    stints = [0] * n  # PREEMPT events: bumped only when a job starts or stops
     segs: list[tuple[int, float, float, int, int, bool]] = []
     series_t: list[float] = []
     series_busy: list[int] = []
@@ -324,6 +325,7 @@ def simulate_tenancy(
             being_preempted=False,
         )
         versions[j] += 1
+        stints[j] += 1
         running[j] = _Run(view, t, t, saved[j], rate, versions[j], alloc)
         rviews[j] = view
         add_est(e_est, gj)
@@ -351,6 +353,7 @@ def simulate_tenancy(
             tv.used_guaranteed -= gj
         drop_est(view.est_end_s, gj)
         versions[j] += 1
+        stints[j] += 1
         if r.preempt_for >= 0:  # reclaimed for a tenant: the GPUs are its own this instant
             owner = tviews[r.preempt_for]
             owner.reclaiming_gpus = max(0, owner.reclaiming_gpus - gj)
@@ -437,7 +440,7 @@ def simulate_tenancy(
                 if a in running and b == versions[a]:
                     stop_job(a, t, finished=True)
             elif order == PREEMPT:
-                if a in running and b == versions[a]:
+                if a in running and b == stints[a]:
                     stop_job(a, t, finished=False)
             elif kind == QUOTA:
                 tviews[a].quota_gpus = _quota_at(tenants[a].quota_steps, t)
@@ -524,7 +527,7 @@ def simulate_tenancy(
                 when = decision.stop_by_s.get(j, t + setup.grace_period_s)
             else:
                 when = t + min(setup.grace_period_s, _deadline_left(setup, curt_active, t))
-            push(when, PREEMPT, 0, j, versions[j])
+            push(when, PREEMPT, 0, j, stints[j])
             for i in curt_active:
                 curt_out[i]["preempted_jobs"] = int(curt_out[i]["preempted_jobs"]) + 1
         for j, borrowed, alloc in decision.starts:
