@@ -47,8 +47,23 @@ STATES = ("completed", "running", "pending", "cancelled", "rejected")
 COMPLETED, RUNNING, PENDING, CANCELLED, REJECTED = range(5)
 
 
+class JobStates:
+    """Shared by every schedule result: ``state`` codes into :data:`STATES`, as text and counts."""
+
+    state: NDArray[np.int8]
+
+    def state_names(self) -> NDArray[np.object_]:
+        """``state`` as text (``completed``, ``running``, ``pending``, ``cancelled``, ...)."""
+        return np.array(STATES, dtype=object)[self.state]
+
+    def state_counts(self) -> dict[str, int]:
+        """Number of jobs in each state (every state listed, zeros included)."""
+        counts = np.bincount(self.state, minlength=len(STATES))
+        return {name: int(c) for name, c in zip(STATES, counts, strict=True)}
+
+
 @dataclass(frozen=True, eq=False)
-class FlatResult:
+class FlatResult(JobStates):
     """Outcome of a flat-pool replay: per-job arrays aligned with ``jobs``, and a time series.
 
     ``start_s``/``end_s`` are NaN when the job never started / had not ended at
@@ -65,15 +80,6 @@ class FlatResult:
     t_s: NDArray[np.float64]
     gpus_busy: NDArray[np.int64]
     until_s: float | None = None
-
-    def state_names(self) -> NDArray[np.object_]:
-        """``state`` as text (``completed``, ``running``, ``pending``, ``cancelled``, ...)."""
-        return np.array(STATES, dtype=object)[self.state]
-
-    def state_counts(self) -> dict[str, int]:
-        """Number of jobs in each state (every state listed, zeros included)."""
-        counts = np.bincount(self.state, minlength=len(STATES))
-        return {name: int(c) for name, c in zip(STATES, counts, strict=True)}
 
 
 def simulate_flat(

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from narvik.physics.it_power import capped_throughput_fraction
 from narvik.sched.narvik_policy import NarvikPolicy, PoolView, RunningView, TenantView
-from narvik.sim.flat import COMPLETED, PENDING, REJECTED, RUNNING
+from narvik.sim.flat import COMPLETED, PENDING, REJECTED, RUNNING, JobStates
 from narvik.workload.job import JobTable
 
 END, PREEMPT, SYSTEM = 0, 1, 2
@@ -88,7 +88,7 @@ class TenancySetup:
 
 
 @dataclass(frozen=True, eq=False)
-class TenancyResult:
+class TenancyResult(JobStates):
     jobs: JobTable
     n_gpus: int
     policy: str
@@ -118,17 +118,6 @@ class TenancyResult:
     curtailments: list[dict[str, float | bool | int]]
     reservations: list[dict[str, float | bool | int]]
     until_s: float | None = None
-
-    def state_names(self) -> NDArray[np.object_]:
-        from narvik.sim.flat import STATES
-
-        return np.array(STATES, dtype=object)[self.state]
-
-    def state_counts(self) -> dict[str, int]:
-        from narvik.sim.flat import STATES
-
-        counts = np.bincount(self.state, minlength=len(STATES))
-        return {name: int(c) for name, c in zip(STATES, counts, strict=True)}
 
 
 @dataclass
@@ -528,8 +517,9 @@ def simulate_tenancy(
             else:
                 when = t + min(setup.grace_period_s, _deadline_left(setup, curt_active, t))
             push(when, PREEMPT, 0, j, stints[j])
-            for i in curt_active:
-                curt_out[i]["preempted_jobs"] = int(curt_out[i]["preempted_jobs"]) + 1
+            if reclaim_for < 0:  # preempted for power
+                for i in curt_active:
+                    curt_out[i]["preempted_jobs"] = int(curt_out[i]["preempted_jobs"]) + 1
         for j, borrowed, alloc in decision.starts:
             start_job(j, t, borrowed, alloc)
         for tv in tviews:  # earmarks last while the tenant still waits for its reclaim
