@@ -145,3 +145,42 @@ def test_unknown_reservation_tenant(tmp_path):
     )
     with pytest.raises(ScenarioError, match="reservations.0.tenant: unknown tenant 'ghost'"):
         load_scenario(path)
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "src/narvik/scenarios/stargate-norway.toml"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('jurisdiction = "GB"', 'jurisdiction = "XX"', "jurisdiction: unknown jurisdiction 'XX'"),
+        (
+            "{ start = 2027-04-01, gpus = 55000 }",
+            "{ start = 2026-04-01, gpus = 55000 }",
+            "tenancy.tenants.0.quota.1.start: the ramp goes back in time",
+        ),
+        (
+            'tier = "regional"\njurisdiction = "GB"',
+            'tier = "regional"\njurisdiction = "GB"\nquota = [{ start = 2027-01-01, gpus = 8 }]',
+            "quota: tier 'regional' may only borrow surplus",
+        ),
+        ('tier = "anchor"', 'tier = "platinum"', "tenancy.tenants.0.tier: unknown tier 'platinum'"),
+    ],
+)
+def test_bad_tenancy_files_name_file_and_field(tmp_path, old, new, field):
+    text = SHIPPED.read_text()
+    assert old in text
+    path = tmp_path / "bad-tenancy.toml"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(path) in str(info.value)
+    assert field in str(info.value)
+
+
+def test_quota_above_the_fleet_from_a_file_names_the_field(tmp_path):
+    text = SHIPPED.read_text().replace("gpus = 65000", "gpus = 95000")
+    path = tmp_path / "too-big.toml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match="tenancy.tenants: quotas from 2027-10-01 add up to"):
+        run_scenario(load_scenario(path).with_overrides(days=1))

@@ -7,6 +7,7 @@ greater than 0``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -83,6 +84,9 @@ def _parse(text: str, origin: str) -> Site:
         raise SiteError(f"{origin}: {format_validation_error(exc)}") from exc
 
 
+_OWN_FIELD = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)*: ")
+
+
 def format_validation_error(exc: ValidationError) -> str:
     """One line per problem: ``field.path: message (got value)``."""
     lines = []
@@ -93,8 +97,12 @@ def format_validation_error(exc: ValidationError) -> str:
         shown = (
             "" if isinstance(got, dict | list) or err["type"] == "missing" else f" (got {got!r})"
         )
-        # Whole-model checks name their own fields in the message.
-        lines.append(f"{loc}: {msg}{shown}" if loc else msg)
+        # Whole-model checks name their own field first ("quota.1.start: ..."): join the paths.
+        own = _OWN_FIELD.match(msg)
+        if loc and own:
+            lines.append(f"{loc}.{msg}{shown}")
+        else:
+            lines.append(f"{loc}: {msg}{shown}" if loc else msg)
     return "; ".join(lines)
 
 
