@@ -610,9 +610,10 @@ def curtailment_table(
     """Grid curtailments and how the site met them, as rows for the summary JSON.
 
     Each outcome (object or mapping) has ``start_s`` (call of the grid operator),
-    ``deadline_s`` (time allowed to shed, s), ``end_s`` (lifted), ``shed_w`` (power
-    to shed below the grid cap), ``met`` (the facility stayed under the lowered cap
-    from ``start + deadline`` to ``end``), ``max_excess_w`` (largest excess over the
+    ``deadline_s`` (the instant by which the power must be shed, s from the start of
+    the run), ``end_s`` (lifted), ``shed_w`` (power to shed below the grid cap), ``met``
+    (the predicted power stayed within the lowered budget from the deadline to the
+    end), ``max_excess_w`` (largest excess over the
     lowered cap), ``min_gpu_cap_fraction`` (lowest GPU power cap used, of TDP) and
     ``preempted_jobs``. Rows carry MW and hours at the edges; with ``start_date``
     also the UTC start and end in ISO 8601.
