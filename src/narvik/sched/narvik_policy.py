@@ -191,11 +191,15 @@ class NarvikPolicy:
                     continue
                 d.fitting.append(job)
                 own_part = min(own_hold, max(0, g - quota_room))
-                if g <= avail + own_part and busy + waiting_power + g <= limit:
+                # Power now (busy, jobs under notice included) and once the reclaims under
+                # way are done (staying plus the jobs waiting for them).
+                powered = busy + g <= limit and staying + waiting_power + g <= limit
+                if g <= avail + own_part and powered:
                     alloc = _allocate(free, t.allowed_halls, g, v.hall_pressure, low_first=True)
                     d.starts.append((job, False, alloc))
                     take_upcoming(g, est_end)
                     busy += g
+                    staying += g
                     avail -= g - own_part
                     headroom -= g
                     if t.index in earmarks:
@@ -205,7 +209,7 @@ class NarvikPolicy:
                     holds -= own_part
                     continue
                 # Reclaim lent GPUs (and their power) for it; count what is under way.
-                need = max(g - max(avail + own_part, 0), busy + waiting_power + g - limit)
+                need = max(g - max(avail + own_part, 0), staying + waiting_power + g - limit)
                 short = need - incoming
                 if short > 0:
                     victims = _victims(
@@ -223,6 +227,7 @@ class NarvikPolicy:
                         d.preempt.append((j, t.index))
                         d.stop_by_s[j] = max(v.now_s, deadline)
                         preempting.add(j)
+                        staying -= v.running[j].gpus
                     incoming += got
                 # The job waits for the reclaim: its GPUs and power are spoken for.
                 waiting.add(job)
@@ -255,7 +260,7 @@ class NarvikPolicy:
                 est_end = v.now_s + v.job_estimate_s[job]
                 here = sum(free[h] for h in t.allowed_halls)
                 avail = here - max(0, holds - (sum(free) - here)) - unlent - promised
-                power_room = limit - busy - waiting_power
+                power_room = min(limit - busy, limit - staying - waiting_power)
                 fits = g <= avail and g <= power_room and fits_upcoming(g, est_end)
                 if fits and reserved_for_head and not (est_end <= shadow or g <= extra):
                     fits = False
@@ -266,6 +271,7 @@ class NarvikPolicy:
                     d.starts.append((job, True, alloc))
                     take_upcoming(g, est_end)
                     busy += g
+                    staying += g
                     room -= g
                     continue
                 if not reserved_for_head and g <= v.n_gpus:
