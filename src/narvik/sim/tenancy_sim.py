@@ -133,11 +133,21 @@ class _Run:
 
 
 @dataclass
-class _State:
-    free: list[int]
-    busy: int = 0
-    cap: float = 1.0
-    version: list[int] = field(default_factory=list)
+class _PassSeries:
+    """What every scheduling pass leaves: time, busy GPUs, predicted IT power, budget, cap."""
+
+    t_s: list[float] = field(default_factory=list)
+    gpus_busy: list[int] = field(default_factory=list)
+    it_power_w: list[float] = field(default_factory=list)
+    it_budget_w: list[float] = field(default_factory=list)
+    cap_fraction: list[float] = field(default_factory=list)
+
+    def record(self, t: float, busy: int, it_w: float, budget_w: float, cap: float) -> None:
+        self.t_s.append(t)
+        self.gpus_busy.append(busy)
+        self.it_power_w.append(it_w)
+        self.it_budget_w.append(budget_w)
+        self.cap_fraction.append(cap)
 
 
 def simulate_tenancy(
@@ -205,11 +215,7 @@ def simulate_tenancy(
     versions = [0] * n  # END events: bumped whenever a job is re-timed (power caps)
     stints = [0] * n  # PREEMPT events: bumped only when a job starts or stops
     segs: list[tuple[int, float, float, int, int, bool]] = []
-    series_t: list[float] = []
-    series_busy: list[int] = []
-    series_it: list[float] = []
-    series_budget: list[float] = []
-    series_cap: list[float] = []
+    series = _PassSeries()
     active_res: list[int] = []
     curt_active: list[int] = []
     curt_out = [
@@ -544,11 +550,7 @@ def simulate_tenancy(
             curt_out[i]["min_gpu_cap_fraction"] = min(
                 float(curt_out[i]["min_gpu_cap_fraction"]), cap
             )
-        series_t.append(t)
-        series_busy.append(busy)
-        series_it.append(it_w)
-        series_budget.append(budget)
-        series_cap.append(cap)
+        series.record(t, busy, it_w, budget, cap)
 
     for i, r in enumerate(res_out):
         r["honoured"] = (
@@ -566,11 +568,7 @@ def simulate_tenancy(
         running,
         segs,
         until_s,
-        series_t,
-        series_busy,
-        series_it,
-        series_budget,
-        series_cap,
+        series,
         curt_out,
         res_out,
         n_gpus,
@@ -623,11 +621,7 @@ def _result(  # type: ignore[no-untyped-def]
     running,
     segs,
     until_s,
-    series_t,
-    series_busy,
-    series_it,
-    series_budget,
-    series_cap,
+    series,
     curt_out,
     res_out,
     n_gpus,
@@ -661,11 +655,11 @@ def _result(  # type: ignore[no-untyped-def]
         seg_gpus=seg[:, 3].astype(np.int64),
         seg_hall=seg[:, 4].astype(np.int64),
         seg_borrowed=seg[:, 5].astype(bool),
-        t_s=np.asarray(series_t, dtype=float),
-        gpus_busy=np.asarray(series_busy, dtype=np.int64),
-        it_power_w=np.asarray(series_it, dtype=float),
-        it_budget_w=np.asarray(series_budget, dtype=float),
-        cap_fraction=np.asarray(series_cap, dtype=float),
+        t_s=np.asarray(series.t_s, dtype=float),
+        gpus_busy=np.asarray(series.gpus_busy, dtype=np.int64),
+        it_power_w=np.asarray(series.it_power_w, dtype=float),
+        it_budget_w=np.asarray(series.it_budget_w, dtype=float),
+        cap_fraction=np.asarray(series.cap_fraction, dtype=float),
         curtailments=curt_out,
         reservations=res_out,
         until_s=until_s,
