@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,9 +41,3 @@ def write_text_atomic(target: str | Path, text: str) -> None:
 def write_json_atomic(target: str | Path, data: object) -> None:
     """JSON with sorted keys and a trailing newline, so equal data gives equal bytes."""
     write_text_atomic(target, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
-
-
-def write_with_atomic(target: str | Path, writer: Callable[[Path], None]) -> None:
-    """Run ``writer(tmp_path)`` and move the result over ``target`` only if it succeeded."""
-    with atomic_path(target) as tmp:
-        writer(tmp)

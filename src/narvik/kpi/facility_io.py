@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from narvik.atomic import write_json_atomic, write_with_atomic
+from narvik.atomic import write_json_atomic
 from narvik.kpi.facility_year import FacilityYear
+from narvik.sim.recorders import write_parquet_atomic
 
 
 def hourly_table(result: FacilityYear) -> pa.Table:
@@ -40,5 +40,5 @@ def hourly_table(result: FacilityYear) -> pa.Table:
 def write_facility_year(out: Path, result: FacilityYear, doc: dict[str, object]) -> None:
     """Write both files atomically; the table first, so a failure leaves neither new file."""
     table = hourly_table(result)
-    write_with_atomic(out / "facility_hourly.parquet", lambda p: pq.write_table(table, p))
+    write_parquet_atomic(table, out / "facility_hourly.parquet")
     write_json_atomic(out / "facility_year.json", doc)

@@ -21,7 +21,6 @@ Definitions used in the summary:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from narvik.atomic import atomic_path, write_text_atomic
+from narvik.atomic import atomic_path, write_json_atomic
 from narvik.sim.flat import COMPLETED, FlatResult
 from narvik.units import SECONDS_PER_HOUR
 
@@ -127,11 +126,6 @@ def write_parquet_atomic(table: pa.Table, path: str | os.PathLike[str]) -> None:
         pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
 
 
-def write_json_atomic(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write ``data`` as indented JSON (NaN/inf refused) atomically."""
-    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
-
-
 def write_flat_outputs(
     result: FlatResult, out_dir: str | os.PathLike[str], summary: dict[str, Any] | None = None
 ) -> dict[str, Path]:
@@ -149,5 +143,5 @@ def write_flat_outputs(
     }
     write_parquet_atomic(jobs_table(result), paths["jobs"])
     write_parquet_atomic(timeseries_table(result), paths["timeseries"])
-    write_json_atomic(summary if summary is not None else summarize(result), paths["summary"])
+    write_json_atomic(paths["summary"], summary if summary is not None else summarize(result))
     return paths

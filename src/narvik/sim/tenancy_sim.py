@@ -127,7 +127,6 @@ class _Run:
     t_upd: float
     done_s: float
     rate: float
-    version: int
     hall_alloc: tuple[tuple[int, int], ...]
     preempt_for: int = -1
 
@@ -321,7 +320,7 @@ def simulate_tenancy(
         )
         versions[j] += 1
         stints[j] += 1
-        running[j] = _Run(view, t, t, saved[j], rate, versions[j], alloc)
+        running[j] = _Run(view, t, t, saved[j], rate, alloc)
         rviews[j] = view
         add_est(e_est, gj)
         push(t + (rt[j] - saved[j]) / rate, END, 0, j, versions[j])
@@ -380,7 +379,6 @@ def simulate_tenancy(
             r.t_upd = t
             r.rate = rate
             versions[j] += 1
-            r.version = versions[j]
             push(t + max(rt[j] - r.done_s, 0.0) / rate, END, 0, j, versions[j])
             r.view.est_end_s = t + max(est[j] - r.done_s, 0.0) / rate
             add_est(r.view.est_end_s, g[j])
