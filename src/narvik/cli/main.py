@@ -45,6 +45,9 @@ def _register() -> None:
 
     app.command("report")(report_cmd.report)
     app.command("simulate")(simulate_cmd.simulate)
+    from narvik.cli import serve_cmd
+
+    app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:

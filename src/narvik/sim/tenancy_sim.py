@@ -391,7 +391,7 @@ def simulate_tenancy(
         for ti in res_tenants:
             tv = tviews[ti]
             if tv.reserved_gpus:
-                in_res = _in_reservation(tv)
+                in_res = in_reservation_gpus(tv)
                 total += tv.reserved_gpus - in_res
         return total
 
@@ -535,7 +535,7 @@ def simulate_tenancy(
                 res_out[i]["honoured"] = False
         for i in active_res:
             tv = tviews[setup.reservations[i].tenant]
-            in_res = _in_reservation(tv)
+            in_res = in_reservation_gpus(tv)
             have = min(sum(free), holds()) + in_res
             if have < res_out[i]["min_available_gpus"]:
                 res_out[i]["min_available_gpus"] = have
@@ -573,7 +573,7 @@ def simulate_tenancy(
     )
 
 
-def _in_reservation(tv: TenantView) -> int:
+def in_reservation_gpus(tv: TenantView) -> int:
     """GPUs of the owner's own work inside its reservation: beyond its quota, or borrowed."""
     return min(tv.reserved_gpus, max(0, tv.used_guaranteed - tv.quota_gpus) + tv.used_borrowed)
 

@@ -1,0 +1,58 @@
+"""`narvik serve`: the live control plane (FastAPI under uvicorn) on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+
+from narvik.cli.common import err_console, user_errors
+
+
+def serve(
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL (default sqlite:///narvik.db in this folder)."
+    ),
+    host: str | None = typer.Option(None, "--host", help="Address to listen on (127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", help="TCP port (8080)."),
+    scenario: str | None = typer.Option(
+        None, "--scenario", help="Scenario name or file: the tenancy policy and the site."
+    ),
+    site: str | None = typer.Option(None, "--site", help="Site override (catalogue, flat:N)."),
+    clock_speed: float | None = typer.Option(
+        None, "--clock-speed", help="Service seconds per wall second (demos and tests)."
+    ),
+    clock_start: dt.datetime | None = typer.Option(
+        None, "--clock-start", help="Service time at start, UTC (default: now)."
+    ),
+    pass_interval_s: float | None = typer.Option(
+        None, "--pass-interval-s", help="Wall seconds between scheduling passes (1)."
+    ),
+) -> None:
+    """Serve the API, the scheduler and the dashboard. Settings also come from NARVIK_* vars."""
+    import uvicorn
+
+    from narvik.service.app import create_app
+    from narvik.service.settings import ServiceSettings
+
+    given = {
+        "db_url": db,
+        "host": host,
+        "port": port,
+        "scenario": scenario,
+        "site": site,
+        "clock_speed": clock_speed,
+        "clock_start": clock_start.replace(tzinfo=dt.UTC) if clock_start else None,
+        "pass_interval_s": pass_interval_s,
+    }
+    with user_errors():
+        try:
+            settings = ServiceSettings(**{k: v for k, v in given.items() if v is not None})
+        except Exception as exc:  # pydantic's ValidationError names the setting
+            raise ValueError(f"settings: {exc}") from exc
+        app = create_app(settings)
+    err_console.print(
+        f"narvik serve: http://{settings.host}:{settings.port}/dashboard "
+        f"(API docs at /docs, database {app.state.ctx.engine.dialect.name})"
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

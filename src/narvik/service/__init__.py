@@ -1,0 +1,1 @@
+"""The live control plane: the narvik scheduler behind an authenticated HTTP API on a database."""

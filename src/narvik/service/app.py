@@ -1,0 +1,56 @@
+"""The app factory of ``narvik serve``: FastAPI over the service layer, built on demand."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from narvik import __version__
+from narvik.service.context import ServiceContext, build_context
+from narvik.service.errors import ApiError
+from narvik.service.limits import BodyLimit
+from narvik.service.routes import bookings, dashboard, jobs, ops, state, tenants
+from narvik.service.settings import ServiceSettings
+
+API = "/api/v1"
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    ctx = build_context(settings or ServiceSettings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if ctx.settings.scheduler:
+            ctx.runner.start()
+        try:
+            yield
+        finally:
+            ctx.runner.stop()
+            ctx.engine.dispose()
+
+    app = FastAPI(
+        title="narvik control plane",
+        version=__version__,
+        description="The live Stargate Norway scheduler: tenants, jobs, reservations, power.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    for module in (jobs, tenants, bookings, state):
+        app.include_router(module.router, prefix=API)
+    app.include_router(ops.router)
+    app.include_router(dashboard.router)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
+    return app
+
+
+def context_of(app: FastAPI) -> ServiceContext:
+    return app.state.ctx  # type: ignore[no-any-return]

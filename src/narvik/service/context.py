@@ -1,0 +1,107 @@
+"""Everything one running service holds: settings, engine, sessions, site, clock, metrics.
+
+Built by :func:`build_context` inside the app factory (never on import), so two
+apps in one process (tests) share nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from narvik.scenario import ScenarioError, load_scenario
+from narvik.service.auth import TokenCache
+from narvik.service.clock import Clock
+from narvik.service.db import make_engine, migrate, session_factory, transaction
+from narvik.service.live_pass import PassReport, read_meta, run_pass
+from narvik.service.metrics import Metrics
+from narvik.service.plant import Plant
+from narvik.service.queries import tenants, tokens
+from narvik.service.runner import PassRunner
+from narvik.service.schemas import TokenIn
+from narvik.service.settings import ServiceSettings
+from narvik.service.tables import EventRow, TokenRow
+
+log = logging.getLogger("narvik.service")
+
+
+@dataclass
+class ServiceContext:
+    settings: ServiceSettings
+    engine: Engine
+    writer: sessionmaker[Session]
+    reader: sessionmaker[Session]
+    plant: Plant
+    clock: Clock
+    tokens: TokenCache
+    metrics: Metrics
+    runner: PassRunner
+
+    def now_s(self) -> float:
+        return self.clock.now_s()
+
+    def run_pass(self) -> PassReport:
+        return run_pass(self.reader, self.writer, self.plant, self.clock.now_s())
+
+
+def build_context(settings: ServiceSettings) -> ServiceContext:
+    spec = load_scenario(settings.scenario)
+    if spec.tenancy is None:
+        raise ScenarioError(f"{settings.scenario}: the service needs a scenario with [tenancy]")
+    site = settings.site or (spec.resolve(spec.site) if spec.site.endswith(".toml") else spec.site)
+    plant = Plant.load(str(site), spec.tenancy, spec.busy_gpu_utilization)
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    writer = session_factory(engine)
+    reader = session_factory(engine, readonly=True)
+    clock = Clock(speed=settings.clock_speed)
+    if settings.clock_start is not None:
+        clock.origin_s = settings.clock_start.timestamp()
+    with reader() as session:
+        clock.resume_after(read_meta(session).get("last_pass_s", 0.0))
+    metrics = Metrics()
+    ctx = ServiceContext(
+        settings=settings,
+        engine=engine,
+        writer=writer,
+        reader=reader,
+        plant=plant,
+        clock=clock,
+        tokens=TokenCache(),
+        metrics=metrics,
+        runner=PassRunner(lambda: ctx.run_pass(), settings.pass_interval_s, metrics),
+    )
+    _bootstrap(ctx)
+    return ctx
+
+
+def _bootstrap(ctx: ServiceContext) -> None:
+    """Seed the scenario's tenants and make sure an operator can log in."""
+    now = ctx.now_s()
+    with transaction(ctx.writer) as session:
+        if tenants.seed(session, ctx.plant, now):
+            log.info("seeded the tenants of scenario %s", ctx.settings.scenario)
+        session.add(
+            EventRow(
+                t_s=now,
+                kind="service",
+                message=f"control plane started on {ctx.engine.dialect.name} "
+                f"(clock x{ctx.clock.speed:g})",
+            )
+        )
+        secret = ctx.settings.operator_token
+        if secret is not None:
+            tokens.ensure(session, secret.get_secret_value(), now, "from settings")
+            return
+        has_operator = session.query(TokenRow.id).filter(TokenRow.role == "operator").first()
+        if has_operator is None:
+            made = tokens.issue(session, None, TokenIn(role="operator", label="first start"), now)
+            path = ctx.settings.token_file
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{made.token}\n")
+            log.warning("first operator token written to %s", path)

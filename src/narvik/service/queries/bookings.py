@@ -1,0 +1,108 @@
+"""Advance reservations: book, list and cancel GPUs for a future window."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from narvik.service.auth import Principal
+from narvik.service.errors import ConflictError, InvalidError, NotFoundError
+from narvik.service.plant import Plant, utc
+from narvik.service.queries.tenants import target
+from narvik.service.schemas import ReservationIn, ReservationOut
+from narvik.service.tables import EventRow, ReservationRow, TenantRow
+
+
+def book(
+    session: Session, who: Principal, data: ReservationIn, plant: Plant, now_s: float
+) -> tuple[ReservationRow, TenantRow]:
+    tenant = target(session, who, data.tenant)
+    start_s, end_s = data.start.timestamp(), data.end.timestamp()
+    if start_s < now_s:
+        raise InvalidError(
+            f"the window starts in the past (now is {utc(now_s):%Y-%m-%dT%H:%M:%SZ})", "start"
+        )
+    halls = [plant.hall_index(h) for h in tenant.allowed_halls if h in plant.hall_names]
+    reach = sum(plant.hall_gpus[h] for h in halls) if halls else sum(plant.hall_gpus)
+    if data.gpus > reach:
+        raise InvalidError(
+            f"{data.gpus:,} GPUs is more than the {reach:,} the tenant may use", "gpus"
+        )
+    fleet = sum(plant.capacity_by_hall(start_s))
+    overlapping = session.scalar(
+        select(func.coalesce(func.sum(ReservationRow.gpus), 0)).where(
+            ReservationRow.state == "booked",
+            ReservationRow.start_s < end_s,
+            ReservationRow.end_s > start_s,
+        )
+    )
+    if int(overlapping or 0) + data.gpus > fleet // 2:
+        raise ConflictError(
+            f"bookings in this window would hold {int(overlapping or 0) + data.gpus:,} GPUs; "
+            f"at most half the fleet ({fleet // 2:,}) may be booked at once",
+            "gpus",
+        )
+    row = ReservationRow(
+        tenant_id=tenant.id,
+        gpus=data.gpus,
+        start_s=start_s,
+        end_s=end_s,
+        state="booked",
+        created_at_s=now_s,
+    )
+    session.add(row)
+    session.flush()
+    session.add(
+        EventRow(
+            t_s=now_s,
+            kind="reservation",
+            tenant_id=tenant.id,
+            message=f"{tenant.name} booked {data.gpus:,} GPUs from "
+            f"{data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} UTC",
+        )
+    )
+    return row, tenant
+
+
+def listing(session: Session, who: Principal) -> list[tuple[ReservationRow, TenantRow]]:
+    q = select(ReservationRow, TenantRow).join(TenantRow).order_by(ReservationRow.start_s)
+    if not who.is_operator:
+        q = q.where(ReservationRow.tenant_id == who.tenant_id)
+    return [(r, t) for r, t in session.execute(q).all()]
+
+
+def cancel(
+    session: Session, who: Principal, rid: int, now_s: float
+) -> tuple[ReservationRow, TenantRow]:
+    found = session.execute(
+        select(ReservationRow, TenantRow).join(TenantRow).where(ReservationRow.id == rid)
+    ).first()
+    if found is None or (not who.is_operator and found[0].tenant_id != who.tenant_id):
+        raise NotFoundError(f"no reservation {rid}", "reservation_id")
+    row, tenant = found
+    if row.state != "booked" or row.end_s <= now_s:
+        raise ConflictError(
+            f"reservation {rid} is {row.state if row.state != 'booked' else 'over'}",
+            "reservation_id",
+        )
+    row.state = "cancelled"
+    session.add(
+        EventRow(
+            t_s=now_s,
+            kind="reservation",
+            tenant_id=tenant.id,
+            message=f"{tenant.name} cancelled booking {rid}",
+        )
+    )
+    return row, tenant
+
+
+def to_out(row: ReservationRow, tenant: TenantRow) -> ReservationOut:
+    return ReservationOut(
+        id=row.id,
+        tenant=tenant.name,
+        gpus=row.gpus,
+        start=utc(row.start_s),
+        end=utc(row.end_s),
+        state=row.state,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,195 @@
+"""Jobs: submit (idempotent), list, read and cancel; each tenant sees only its own."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from narvik.service.auth import Principal
+from narvik.service.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from narvik.service.plant import Plant, utc
+from narvik.service.queries.tenants import target
+from narvik.service.schemas import JobIn, JobOut, JobPage
+from narvik.service.tables import JobRow, ReservationRow, TenantRow
+
+STATES = ("queued", "running", "completed", "cancelled")
+
+
+def request_digest(data: JobIn) -> str:
+    return hashlib.sha256(json.dumps(data.model_dump(), sort_keys=True).encode()).hexdigest()
+
+
+def check_eligible(session: Session, tenant: TenantRow, gpus: int, plant: Plant) -> None:
+    """Refuse, with the reason, work the tenancy rules would never let run."""
+    if not tenant.active:
+        raise ForbiddenError(f"tenant {tenant.name!r} is suspended", "tenant")
+    halls = [plant.hall_index(h) for h in tenant.allowed_halls if h in plant.hall_names]
+    reach = sum(plant.hall_gpus[h] for h in halls) if halls else sum(plant.hall_gpus)
+    where = f"halls {', '.join(tenant.allowed_halls)}" if halls else "the fleet"
+    if gpus > reach:
+        raise InvalidError(
+            f"{gpus:,} GPUs is more than the {reach:,} GPUs of {where}, "
+            f"where tenant {tenant.name!r} may run",
+            "gpus",
+        )
+    quota_peak = max((int(g) for _, g in tenant.quota), default=0)
+    booked = session.scalar(
+        select(func.coalesce(func.max(ReservationRow.gpus), 0)).where(
+            ReservationRow.tenant_id == tenant.id, ReservationRow.state == "booked"
+        )
+    )
+    borrow = reach if tenant.max_borrow_gpus is None else tenant.max_borrow_gpus
+    if quota_peak == 0 and borrow == 0 and not booked:
+        raise ForbiddenError(f"tenant {tenant.name!r} holds no quota and may not borrow", "tenant")
+    most = max(quota_peak + int(booked or 0), borrow)
+    if gpus > most:
+        raise InvalidError(
+            f"{gpus:,} GPUs is more than tenant {tenant.name!r} can ever hold: guarantee "
+            f"{quota_peak:,}, bookings {int(booked or 0):,}, borrowing limit {borrow:,}",
+            "gpus",
+        )
+
+
+def submit(
+    session: Session,
+    who: Principal,
+    data: JobIn,
+    key: str | None,
+    plant: Plant,
+    now_s: float,
+) -> tuple[JobRow, TenantRow, bool]:
+    """The job for this request: a new one, or the first one made with the same key."""
+    tenant = target(session, who, data.tenant)
+    digest = request_digest(data)
+    if key is not None:
+        found = _by_key(session, tenant.id, key, digest)
+        if found is not None:
+            return found, tenant, False
+    check_eligible(session, tenant, data.gpus, plant)
+    row = JobRow(
+        tenant_id=tenant.id,
+        name=data.name,
+        gpus=data.gpus,
+        runtime_s=data.runtime_s,
+        estimate_s=data.estimate_s or data.runtime_s,
+        submit_s=now_s,
+        state="queued",
+        idempotency_key=key,
+        request_sha256=digest,
+        borrowed=False,
+        done_s=0.0,
+        updated_s=now_s,
+        rate=1.0,
+        saved_s=0.0,
+        preemptions=0,
+        lost_gpu_s=0.0,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # the same key committed meanwhile by a concurrent request
+        found = _by_key(session, tenant.id, key or "", digest)
+        if found is None:
+            raise
+        return found, tenant, False
+    return row, tenant, True
+
+
+def _by_key(session: Session, tenant_id: int, key: str, digest: str) -> JobRow | None:
+    found = session.scalar(
+        select(JobRow).where(JobRow.tenant_id == tenant_id, JobRow.idempotency_key == key)
+    )
+    if found is not None and found.request_sha256 != digest:
+        raise ConflictError(
+            "this key was used for a different request; use a new key", "Idempotency-Key"
+        )
+    return found
+
+
+def get(session: Session, who: Principal, job_id: int) -> tuple[JobRow, TenantRow]:
+    row = session.execute(
+        select(JobRow, TenantRow).join(TenantRow).where(JobRow.id == job_id)
+    ).first()
+    if row is None or (not who.is_operator and row[0].tenant_id != who.tenant_id):
+        raise NotFoundError(f"no job {job_id}", "job_id")
+    return row[0], row[1]
+
+
+def listing(
+    session: Session,
+    who: Principal,
+    *,
+    state: str | None,
+    tenant: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[JobRow, TenantRow]], int]:
+    q = select(JobRow, TenantRow).join(TenantRow)
+    count = select(func.count(JobRow.id)).join(TenantRow)
+    if not who.is_operator:
+        if tenant and tenant != who.tenant_name:
+            raise ForbiddenError("a tenant lists its own jobs only", "tenant")
+        q = q.where(JobRow.tenant_id == who.tenant_id)
+        count = count.where(JobRow.tenant_id == who.tenant_id)
+    elif tenant:
+        q = q.where(TenantRow.name == tenant)
+        count = count.where(TenantRow.name == tenant)
+    if state:
+        q = q.where(JobRow.state == state)
+        count = count.where(JobRow.state == state)
+    rows = session.execute(q.order_by(JobRow.id.desc()).limit(limit).offset(offset)).all()
+    return [(r[0], r[1]) for r in rows], int(session.scalar(count) or 0)
+
+
+def cancel(session: Session, who: Principal, job_id: int, now_s: float) -> tuple[JobRow, TenantRow]:
+    """Queued jobs are cancelled at once; running ones at this instant by the next pass."""
+    job, tenant = get(session, who, job_id)
+    if job.state == "queued":
+        done = session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.state == "queued")
+            .values(state="cancelled", end_s=now_s)
+        )
+        if done.rowcount:  # type: ignore[attr-defined]
+            session.refresh(job)
+            return job, tenant
+        session.refresh(job)
+    if job.state == "running" and job.cancel_requested_s is None:
+        job.cancel_requested_s = now_s
+    elif job.state in ("completed", "cancelled"):
+        raise ConflictError(f"job {job_id} has already ended ({job.state})", "job_id")
+    return job, tenant
+
+
+def to_out(job: JobRow, tenant: TenantRow, plant: Plant, now_s: float) -> JobOut:
+    state = job.state
+    done = job.done_s
+    if state == "running":
+        done = min(job.runtime_s, job.done_s + max(now_s - job.updated_s, 0.0) * job.rate)
+    return JobOut(
+        id=job.id,
+        tenant=tenant.name,
+        name=job.name,
+        gpus=job.gpus,
+        runtime_s=job.runtime_s,
+        estimate_s=job.estimate_s,
+        state=state,  # type: ignore[arg-type]
+        cancel_requested=job.cancel_requested_s is not None,
+        submitted_at=utc(job.submit_s),
+        started_at=None if job.start_s is None else utc(job.start_s),
+        ended_at=None if job.end_s is None else utc(job.end_s),
+        borrowed=job.borrowed,
+        halls={plant.hall_names[h]: c for h, c in (job.halls or [])},
+        preemptions=job.preemptions,
+        lost_gpu_s=job.lost_gpu_s,
+        work_done_s=done,
+        preempting_at=None if job.preempt_at_s is None else utc(job.preempt_at_s),
+    )
+
+
+def page(rows: list[tuple[JobRow, TenantRow]], total: int, plant: Plant, now_s: float) -> JobPage:
+    return JobPage(jobs=[to_out(j, t, plant, now_s) for j, t in rows], total=total)

@@ -1,0 +1,1 @@
+"""HTTP routes: thin wrappers that parse, call the service layer and shape the answer."""

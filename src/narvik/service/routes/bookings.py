@@ -1,0 +1,43 @@
+"""``/api/v1/reservations`` (tenants book) and ``/api/v1/curtailments`` (operators)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from narvik.service.deps import Ctx, Reader, Who, Writer
+from narvik.service.queries import bookings, grid
+from narvik.service.schemas import CurtailmentIn, CurtailmentOut, ReservationIn, ReservationOut
+
+router = APIRouter(tags=["reservations and grid events"])
+
+
+@router.post("/reservations", status_code=status.HTTP_201_CREATED)
+def book(data: ReservationIn, ctx: Ctx, who: Who, session: Writer) -> ReservationOut:
+    row, tenant = bookings.book(session, who, data, ctx.plant, ctx.now_s())
+    return bookings.to_out(row, tenant)
+
+
+@router.get("/reservations")
+def list_reservations(who: Who, session: Reader) -> list[ReservationOut]:
+    return [bookings.to_out(r, t) for r, t in bookings.listing(session, who)]
+
+
+@router.post("/reservations/{reservation_id}/cancel")
+def cancel_reservation(reservation_id: int, ctx: Ctx, who: Who, session: Writer) -> ReservationOut:
+    row, tenant = bookings.cancel(session, who, reservation_id, ctx.now_s())
+    return bookings.to_out(row, tenant)
+
+
+@router.post("/curtailments", status_code=status.HTTP_201_CREATED)
+def declare(data: CurtailmentIn, ctx: Ctx, who: Who, session: Writer) -> CurtailmentOut:
+    return grid.to_out(grid.declare(session, who, data, ctx.now_s()))
+
+
+@router.get("/curtailments")
+def list_curtailments(who: Who, session: Reader) -> list[CurtailmentOut]:
+    return [grid.to_out(r) for r in grid.listing(session, who)]
+
+
+@router.post("/curtailments/{curtailment_id}/lift")
+def lift(curtailment_id: int, ctx: Ctx, who: Who, session: Writer) -> CurtailmentOut:
+    return grid.to_out(grid.lift(session, who, curtailment_id, ctx.now_s()))

@@ -1,0 +1,24 @@
+"""``/healthz`` (open, for load balancers) and ``/metrics`` (Prometheus, operators)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from narvik.service.deps import Ctx, Who
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz(ctx: Ctx) -> dict[str, object]:
+    with ctx.reader() as session:
+        session.execute(text("SELECT 1"))
+    return {"status": "ok", "passes": ctx.runner.passes, "database": ctx.engine.dialect.name}
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(ctx: Ctx, who: Who) -> Response:
+    who.require_operator()
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,51 @@
+"""``/api/v1/fleet``, ``/power``, ``/samples``, ``/events``, ``/usage``: the site now."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from narvik.service.deps import Ctx, Reader, Who
+from narvik.service.queries import billing, state
+from narvik.service.schemas import EventOut, FleetOut, PowerOut, SampleOut, UsageOut
+
+router = APIRouter(tags=["state"])
+
+
+@router.get("/fleet")
+def fleet(ctx: Ctx, who: Who, session: Reader) -> FleetOut:
+    return state.fleet(session, who, ctx.plant, ctx.now_s())
+
+
+@router.get("/power")
+def power(ctx: Ctx, who: Who, session: Reader) -> PowerOut:
+    return state.power(session, ctx.plant, ctx.now_s())
+
+
+@router.get("/samples")
+def samples(
+    who: Who, session: Reader, limit: Annotated[int, Query(ge=1, le=1440)] = 240
+) -> list[SampleOut]:
+    return state.samples(session, limit)
+
+
+@router.get("/events")
+def events(
+    who: Who, session: Reader, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[EventOut]:
+    return state.events(session, who, limit)
+
+
+@router.get("/usage")
+def usage(
+    ctx: Ctx,
+    who: Who,
+    session: Reader,
+    tenant: Annotated[str | None, Query(max_length=64)] = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> UsageOut:
+    """GPU-hours and the bill of a tenant (default: this month so far)."""
+    return billing.usage(session, who, tenant, start, end, ctx.now_s())

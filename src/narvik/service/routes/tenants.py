@@ -1,0 +1,52 @@
+"""``/api/v1/tenants`` and ``/api/v1/tokens``: who may use the site (operators manage)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from narvik.service.deps import Ctx, Reader, Who, Writer
+from narvik.service.queries import tenants, tokens
+from narvik.service.schemas import QuotaIn, TenantIn, TenantOut, TokenIn, TokenOut
+
+router = APIRouter(tags=["tenants"])
+
+
+@router.get("/tenants")
+def list_tenants(ctx: Ctx, who: Who, session: Reader) -> list[TenantOut]:
+    now = ctx.now_s()
+    return [tenants.to_out(t, now) for t in tenants.visible(session, who)]
+
+
+@router.post("/tenants", status_code=status.HTTP_201_CREATED)
+def create_tenant(data: TenantIn, ctx: Ctx, who: Who, session: Writer) -> TenantOut:
+    now = ctx.now_s()
+    return tenants.to_out(tenants.create(session, who, data, ctx.plant, now), now)
+
+
+@router.get("/tenants/{name}")
+def get_tenant(name: str, ctx: Ctx, who: Who, session: Reader) -> TenantOut:
+    row = tenants.target(session, who, name)
+    return tenants.to_out(row, ctx.now_s())
+
+
+@router.put("/tenants/{name}/quota")
+def set_quota(name: str, data: QuotaIn, ctx: Ctx, who: Who, session: Writer) -> TenantOut:
+    now = ctx.now_s()
+    return tenants.to_out(tenants.set_quota(session, who, name, data.quota, ctx.plant, now), now)
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED)
+def issue_token(data: TokenIn, ctx: Ctx, who: Who, session: Writer) -> TokenOut:
+    return tokens.issue(session, who, data, ctx.now_s())
+
+
+@router.get("/tokens")
+def list_tokens(who: Who, session: Reader) -> list[TokenOut]:
+    return tokens.listing(session, who)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke_token(token_id: int, ctx: Ctx, who: Who, session: Writer) -> TokenOut:
+    out = tokens.revoke(session, who, token_id)
+    ctx.tokens.clear()
+    return out

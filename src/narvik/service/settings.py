@@ -1,0 +1,43 @@
+"""Typed settings of ``narvik serve``, from ``NARVIK_*`` environment variables or options."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NARVIK_", extra="forbid")
+
+    db_url: str = Field(
+        default="sqlite:///narvik.db",
+        description="SQLAlchemy URL: sqlite:///file.db (default, in the working folder) or "
+        "postgresql://user@host:5432/db",
+    )
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8080, ge=0, le=65535, description="TCP port")
+    scenario: str = Field(
+        default="stargate-norway", description="scenario name or file: tenancy policy and site"
+    )
+    site: str | None = Field(default=None, description="site override (catalogue name, flat:N)")
+    clock_speed: float = Field(
+        default=1.0, gt=0, le=1e6, description="service seconds per wall second (demos, tests)"
+    )
+    clock_start: dt.datetime | None = Field(
+        default=None, description="service time at start, UTC (default: now)"
+    )
+    pass_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="wall seconds between scheduling passes"
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="largest request body")
+    operator_token: SecretStr | None = Field(
+        default=None, description="an operator token to accept (default: one is made)"
+    )
+    token_file: Path = Field(
+        default=Path("narvik-operator.token"),
+        description="where a token made at first start is written (mode 600)",
+    )
+    scheduler: bool = Field(default=True, description="run scheduling passes in the background")
