@@ -1,0 +1,5 @@
+"""``python -m narvik``: the same as the ``narvik`` command."""
+
+from narvik.cli.main import main
+
+main()
