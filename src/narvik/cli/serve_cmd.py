@@ -53,6 +53,6 @@ def serve(
         app = create_app(settings)
     err_console.print(
         f"narvik serve: http://{settings.host}:{settings.port}/dashboard "
-        f"(API docs at /docs, database {app.state.ctx.engine.dialect.name})"
+        f"(API docs at /docs, database {app.state.ctx.db.dialect})"
     )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

@@ -35,9 +35,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 CAP_STEP = 0.05
+
+#: Per-job figures, by job index: a list (the simulator) or a mapping (the control plane).
+IntByJob = Sequence[int] | Mapping[int, int]
+FloatByJob = Sequence[float] | Mapping[int, float]
 
 
 @dataclass
@@ -87,8 +92,8 @@ class PoolView:
     free_by_hall: list[int]
     busy_gpus: int
     n_gpus: int
-    job_gpus: list[int]
-    job_estimate_s: list[float]
+    job_gpus: IntByJob
+    job_estimate_s: FloatByJob
     tenants: list[TenantView]
     running: dict[int, RunningView]
     est_end_keys: list[float]
@@ -109,7 +114,7 @@ class PoolView:
     preempting: set[int] = field(default_factory=set)
     """Running jobs already given notice (they stop when their grace period ends)."""
     preempting_gpus: int = 0
-    fit_since_s: list[float] = field(default_factory=list)
+    fit_since_s: FloatByJob = field(default_factory=list)
     """Per job, the first instant it fit its tenant's unused guarantee (NaN: not yet)."""
     grace_period_s: float = 600.0
     upcoming: list[tuple[float, int]] = field(default_factory=list)

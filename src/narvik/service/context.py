@@ -10,21 +10,21 @@ import logging
 import os
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
 from narvik.scenario import ScenarioError, load_scenario
 from narvik.service.auth import TokenCache
+from narvik.service.batcher import SubmitBatcher
 from narvik.service.clock import Clock
-from narvik.service.db import make_engine, migrate, session_factory, transaction
+from narvik.service.db import Database
+from narvik.service.directory import TenantDirectory
 from narvik.service.live_pass import PassReport, read_meta, run_pass
+from narvik.service.live_state import LiveState, QueuedJob
 from narvik.service.metrics import Metrics
 from narvik.service.plant import Plant
 from narvik.service.queries import tenants, tokens
 from narvik.service.runner import PassRunner
 from narvik.service.schemas import TokenIn
 from narvik.service.settings import ServiceSettings
-from narvik.service.tables import EventRow, TokenRow
+from narvik.service.tables import EventRow, JobRow, TokenRow
 
 log = logging.getLogger("narvik.service")
 
@@ -32,20 +32,37 @@ log = logging.getLogger("narvik.service")
 @dataclass
 class ServiceContext:
     settings: ServiceSettings
-    engine: Engine
-    writer: sessionmaker[Session]
-    reader: sessionmaker[Session]
+    db: Database
     plant: Plant
     clock: Clock
     tokens: TokenCache
     metrics: Metrics
     runner: PassRunner
+    state: LiveState
+    tenants: TenantDirectory
+    batcher: SubmitBatcher
 
     def now_s(self) -> float:
         return self.clock.now_s()
 
     def run_pass(self) -> PassReport:
-        return run_pass(self.reader, self.writer, self.plant, self.clock.now_s())
+        report = run_pass(self.db, self.plant, self.state, self.clock.now_s())
+        self.refresh_tenants()
+        return report
+
+    def refresh_tenants(self) -> None:
+        with self.db.read() as session:
+            self.tenants.refresh(session)
+
+    def jobs_committed(self, rows: list[JobRow]) -> None:
+        """New jobs are committed: hand them to the scheduler's mirror."""
+        for r in rows:
+            self.state.post(
+                "new",
+                QueuedJob(
+                    r.id, r.tenant_id, r.gpus, r.runtime_s, r.estimate_s, r.submit_s, 0.0, None
+                ),
+            )
 
 
 def build_context(settings: ServiceSettings) -> ServiceContext:
@@ -54,43 +71,43 @@ def build_context(settings: ServiceSettings) -> ServiceContext:
         raise ScenarioError(f"{settings.scenario}: the service needs a scenario with [tenancy]")
     site = settings.site or (spec.resolve(spec.site) if spec.site.endswith(".toml") else spec.site)
     plant = Plant.load(str(site), spec.tenancy, spec.busy_gpu_utilization)
-    engine = make_engine(settings.db_url)
-    migrate(engine)
-    writer = session_factory(engine)
-    reader = session_factory(engine, readonly=True)
+    db = Database(settings.db_url)
+    db.migrate()
     clock = Clock(speed=settings.clock_speed)
     if settings.clock_start is not None:
         clock.origin_s = settings.clock_start.timestamp()
-    with reader() as session:
+    with db.read() as session:
         clock.resume_after(read_meta(session).get("last_pass_s", 0.0))
     metrics = Metrics()
-    ctx = ServiceContext(
+    state = LiveState(len(plant.hall_names))
+    ctx: ServiceContext = ServiceContext(
         settings=settings,
-        engine=engine,
-        writer=writer,
-        reader=reader,
+        db=db,
         plant=plant,
         clock=clock,
         tokens=TokenCache(),
         metrics=metrics,
         runner=PassRunner(lambda: ctx.run_pass(), settings.pass_interval_s, metrics),
+        state=state,
+        tenants=TenantDirectory(),
+        batcher=SubmitBatcher(db, lambda rows: ctx.jobs_committed(rows)),
     )
     _bootstrap(ctx)
+    ctx.refresh_tenants()
     return ctx
 
 
 def _bootstrap(ctx: ServiceContext) -> None:
     """Seed the scenario's tenants and make sure an operator can log in."""
     now = ctx.now_s()
-    with transaction(ctx.writer) as session:
+    with ctx.db.write() as session:
         if tenants.seed(session, ctx.plant, now):
             log.info("seeded the tenants of scenario %s", ctx.settings.scenario)
         session.add(
             EventRow(
                 t_s=now,
                 kind="service",
-                message=f"control plane started on {ctx.engine.dialect.name} "
-                f"(clock x{ctx.clock.speed:g})",
+                message=f"control plane started on {ctx.db.dialect} (clock x{ctx.clock.speed:g})",
             )
         )
         secret = ctx.settings.operator_token

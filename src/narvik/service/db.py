@@ -8,8 +8,9 @@ at start by :func:`migrate`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from typing import Any
 
@@ -65,11 +66,41 @@ def session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[S
     return sessionmaker(bind, expire_on_commit=False)
 
 
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work is committed on success and rolled back on any error."""
-    with factory() as session, session.begin():
-        yield session
+class Database:
+    """One database: sessions that write (one transaction each) and sessions that read.
+
+    SQLite allows one writer at a time; its own busy handler waits in sleeps of up
+    to 100 ms, so writers of this process queue on a lock instead and SQLite never
+    sees them collide. PostgreSQL writers run concurrently.
+    """
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        self._writer = session_factory(self.engine)
+        self._reader = session_factory(self.engine, readonly=True)
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._lock = threading.Lock() if sqlite else None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back on any error."""
+        with self._lock or nullcontext(), self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._reader() as session, session.begin():
+            yield session
+
+    def migrate(self) -> None:
+        migrate(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
 
 
 def alembic_config(engine: Engine) -> Config:

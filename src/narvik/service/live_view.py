@@ -1,29 +1,47 @@
-"""The snapshot of a pass as the policy's :class:`narvik.sched.narvik_policy.PoolView`.
+"""The live state of a pass as the policy's :class:`narvik.sched.narvik_policy.PoolView`.
 
-Jobs get local indices (running first, then queued in submit order); tenants
-keep their order by id. The same view the simulator builds from virtual time.
+Jobs are known by their database ids; per-job figures are looked up lazily in
+the mirror, and each tenant's queue is cut to the ``backfill_depth`` jobs the
+policy looks at, so building the view costs the number of tenants, not jobs.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-from narvik.sched.narvik_policy import PoolView, RunningView, TenantView
+from narvik.sched.narvik_policy import PoolView, TenantView
+from narvik.service.live_state import LiveState
 from narvik.service.plant import Plant, utc
-from narvik.service.snapshot import QueuedJob, RunningJob, Snapshot, quota_at
+from narvik.service.ramps import quota_at
+from narvik.service.tables import CurtailmentRow, ReservationRow, TenantRow
 from narvik.sim.tenancy_sim import in_reservation_gpus
+
+T = TypeVar("T")
+
+
+class _ByJob(Mapping[int, T]):
+    """A read-only per-job figure, computed on access from the mirror."""
+
+    def __init__(self, get: Callable[[int], T], ids: Callable[[], Iterator[int]], n: int):
+        self._get, self._ids, self._n = get, ids, n
+
+    def __getitem__(self, job: int) -> T:
+        return self._get(job)
+
+    def __iter__(self) -> Iterator[int]:
+        return self._ids()
+
+    def __len__(self) -> int:
+        return self._n
 
 
 @dataclass
 class LiveView:
     view: PoolView
-    job_ids: list[int]
-    """Database id of each local job index."""
     tenant_ids: list[int]
-    running: list[RunningJob]
-    queued: list[QueuedJob]
-    capacity: list[int]
     shed_w: float
     deadline_s: float
     """Instant by which the active curtailments must be met (inf: none)."""
@@ -34,136 +52,127 @@ def tier_priority(plant: Plant, tier: str) -> int:
     return known.priority if known else max(t.priority for t in plant.tiers.values()) + 1
 
 
-def build_view(snap: Snapshot, plant: Plant, cap_fraction: float) -> LiveView:
-    now = snap.now_s
+def tenant_maps(tenants: list[TenantRow], plant: Plant) -> tuple[dict[int, int], dict[int, int]]:
+    index = {row.id: i for i, row in enumerate(tenants)}
+    prio = {row.id: tier_priority(plant, row.tier) for row in tenants}
+    return index, prio
+
+
+def build_view(
+    state: LiveState,
+    tenants: list[TenantRow],
+    reservations: list[ReservationRow],
+    curtailments: list[CurtailmentRow],
+    plant: Plant,
+    now: float,
+    cap_fraction: float,
+    earmarks: dict[int, int],
+) -> LiveView:
     tenancy = plant.tenancy
     capacity = plant.capacity_by_hall(now)
     n_gpus = sum(capacity)
     day = utc(now).date()
-    t_pos = {row.id: i for i, row in enumerate(snap.tenants)}
     all_halls = tuple(range(len(capacity)))
-    jobs_running = snap.running
-    queued = [q for q in snap.queued if q.tenant_id in t_pos]
-    job_ids = [j.id for j in jobs_running] + [q.id for q in queued]
-    job_gpus = [j.gpus for j in jobs_running] + [q.gpus for q in queued]
-    job_est = [j.estimate_s for j in jobs_running] + [
-        max(q.estimate_s - q.saved_s, 1.0) for q in queued
-    ]
-    fit_since = [math.nan] * len(jobs_running) + [
-        math.nan if q.fit_since_s is None else q.fit_since_s for q in queued
-    ]
-
-    reserved = {row.id: 0 for row in snap.tenants}
+    depth = tenancy.backfill_depth
+    reserved: dict[int, int] = {}
     upcoming: list[tuple[float, int]] = []
-    for r in snap.reservations:
+    for r in reservations:
         if r.start_s <= now:
             reserved[r.tenant_id] = reserved.get(r.tenant_id, 0) + r.gpus
         else:
             upcoming.append((r.start_s, r.gpus))
     upcoming.sort()
-
+    reclaiming: dict[int, int] = {}
+    preempting: set[int] = set()
+    preempting_gpus = 0
+    for job_id in state.noticed:
+        job = state.running[job_id]
+        preempting.add(job.id)
+        preempting_gpus += job.gpus
+        if job.preempt_for is not None and job.preempt_for >= 0:
+            reclaiming[job.preempt_for] = reclaiming.get(job.preempt_for, 0) + job.gpus
+    half_life = tenancy.fair_share_half_life_s
     tviews: list[TenantView] = []
-    for i, row in enumerate(snap.tenants):
+    for i, row in enumerate(tenants):
         halls = tuple(plant.hall_index(h) for h in row.allowed_halls if h in plant.hall_names)
-        half_life = tenancy.fair_share_half_life_s
         usage = row.usage_gpu_s * math.exp(-math.log(2) * max(now - row.usage_at_s, 0) / half_life)
+        used = state.used.get(row.id, [0, 0])
         tviews.append(
             TenantView(
                 index=i,
-                tier_priority=tier_priority(plant, row.tier),
+                tier_priority=state.tier_priority.get(row.id, 0),
                 quota_gpus=quota_at(row.quota, day),
                 reserved_gpus=reserved.get(row.id, 0),
-                used_guaranteed=0,
-                used_borrowed=0,
+                used_guaranteed=used[0],
+                used_borrowed=used[1],
                 max_borrow_gpus=n_gpus if row.max_borrow_gpus is None else row.max_borrow_gpus,
                 lends=row.lends,
                 fair_share_key=usage / row.fair_share_weight,
                 allowed_halls=halls or all_halls,
-                queue=[],
-                earmarked_gpus=snap.earmarks.get(row.id, 0),
+                queue=[jid for _, jid in state.queues.get(row.id, [])[:depth]],
+                reclaiming_gpus=reclaiming.get(row.id, 0),
+                earmarked_gpus=earmarks.get(row.id, 0),
+                promised=[jid for _, jid in state.promised.get(row.id, [])],
             )
         )
-    free = list(capacity)
-    rviews: dict[int, RunningView] = {}
-    est_gpus: dict[float, int] = {}
-    preempting: set[int] = set()
-    preempting_gpus = 0
-    busy = 0
-    for k, j in enumerate(jobs_running):
-        tv = tviews[t_pos[j.tenant_id]]
-        for h, c in j.halls:
-            free[h] -= c
-        busy += j.gpus
-        if j.borrowed:
-            tv.used_borrowed += j.gpus
-        else:
-            tv.used_guaranteed += j.gpus
-        est_end = j.updated_s + max(j.estimate_s - j.done_s, 0.0) / j.rate
-        est_gpus[est_end] = est_gpus.get(est_end, 0) + j.gpus
-        rviews[k] = RunningView(
-            job=k,
-            tenant=tv.index,
-            tier_priority=tv.tier_priority,
-            gpus=j.gpus,
-            borrowed=j.borrowed,
-            start_s=j.stint_start_s,
-            est_end_s=est_end,
-            halls=j.halls,
-            being_preempted=j.preempt_at_s is not None,
-        )
-        if j.preempt_at_s is not None:
-            preempting.add(k)
-            preempting_gpus += j.gpus
-            if j.preempt_for is not None and j.preempt_for in t_pos:
-                tviews[t_pos[j.preempt_for]].reclaiming_gpus += j.gpus
-    base = len(jobs_running)
-    for k, q in enumerate(queued):
-        tv = tviews[t_pos[q.tenant_id]]
-        tv.queue.append(base + k)
-    for tv in tviews:
-        promised = [j for j in tv.queue if not math.isnan(fit_since[j])]
-        tv.promised = sorted(promised, key=lambda j: (fit_since[j], j))
     holds = sum(tv.reserved_gpus - in_reservation_gpus(tv) for tv in tviews if tv.reserved_gpus)
-
-    shed_w = max((c.shed_w for c in snap.curtailments if c.start_s <= now), default=0.0)
-    deadline = min(
-        (c.start_s + c.deadline_s for c in snap.curtailments if c.start_s <= now),
-        default=math.inf,
-    )
+    active = [c for c in curtailments if c.start_s <= now]
+    shed_w = max((c.shed_w for c in active), default=0.0)
+    deadline = min((c.start_s + c.deadline_s for c in active), default=math.inf)
     idle_w, busy_w = plant.gpu_power_w(now)
+    queued, running = state.queued, state.running
+
+    def gpus(j: int) -> int:
+        q = queued.get(j)
+        return q.gpus if q is not None else running[j].gpus
+
+    def estimate(j: int) -> float:
+        q = queued.get(j)
+        if q is not None:
+            return max(q.estimate_s - q.saved_s, 1.0)
+        return running[j].estimate_s
+
+    def fit_since(j: int) -> float:
+        q = queued.get(j)
+        return math.nan if q is None or q.fit_since_s is None else q.fit_since_s
+
+    def ids() -> Iterator[int]:
+        yield from running
+        yield from queued
+
+    n = len(queued) + len(running)
     view = PoolView(
         now_s=now,
-        free_by_hall=free,
-        busy_gpus=busy,
+        free_by_hall=[c - u for c, u in zip(capacity, state.used_by_hall, strict=True)],
+        busy_gpus=sum(state.used_by_hall),
         n_gpus=n_gpus,
-        job_gpus=job_gpus,
-        job_estimate_s=job_est,
+        job_gpus=_ByJob(gpus, ids, n),
+        job_estimate_s=_ByJob(estimate, ids, n),
         tenants=tviews,
-        running=rviews,
-        est_end_keys=sorted(est_gpus),
-        est_end_gpus=est_gpus,
+        running=state.views,
+        est_end_keys=state.est_keys,
+        est_end_gpus=state.est_gpus,
         idle_it_power_w=idle_w,
         busy_gpu_power_w=busy_w,
         it_budget_w=plant.it_budget_w(now, shed_w),
         cap_fraction=cap_fraction,
         min_cap_fraction=tenancy.min_gpu_power_cap_fraction,
         reservation_holds=holds,
-        hall_pressure=_hall_pressure(snap, plant, capacity),
+        hall_pressure=_hall_pressure(tenants, plant, capacity),
         preempting=preempting,
         preempting_gpus=preempting_gpus,
-        fit_since_s=fit_since,
+        fit_since_s=_ByJob(fit_since, ids, n),
         grace_period_s=tenancy.grace_period_s,
         upcoming=upcoming,
-        backfill_depth=tenancy.backfill_depth,
+        backfill_depth=depth,
     )
-    tenant_ids = [row.id for row in snap.tenants]
-    return LiveView(view, job_ids, tenant_ids, jobs_running, queued, capacity, shed_w, deadline)
+    return LiveView(view, [row.id for row in tenants], shed_w, deadline)
 
 
-def _hall_pressure(snap: Snapshot, plant: Plant, capacity: list[int]) -> list[float]:
+def _hall_pressure(tenants: list[TenantRow], plant: Plant, capacity: list[int]) -> list[float]:
     """Largest guaranteed GPUs of tenants confined to a hall, as a share of the hall."""
     load = [0.0] * len(capacity)
-    for row in snap.tenants:
+    for row in tenants:
         halls = [plant.hall_index(h) for h in row.allowed_halls if h in plant.hall_names]
         if halls and len(halls) < len(capacity):
             peak = max((int(q) for _, q in row.quota), default=0)

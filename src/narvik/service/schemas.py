@@ -7,14 +7,20 @@ naming the field before anything touches the database. Times are UTC datetimes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from narvik.workload.tenancy import QuotaStep
 
 MAX_RUNTIME_S = 90 * 86400.0
 MAX_GPUS = 1_000_000
+#: Largest row id a path may name: ids fit 64-bit columns, and clients in JavaScript read
+#: numbers up to 2**53 exactly; larger ones get a 422 naming the parameter.
+MAX_ID = 2**53 - 1
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="id of the row")]
 
 
 class _In(BaseModel):

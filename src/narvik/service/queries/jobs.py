@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from narvik.service.auth import Principal
+from narvik.service.directory import TenantInfo
 from narvik.service.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from narvik.service.plant import Plant, utc
-from narvik.service.queries.tenants import target
 from narvik.service.schemas import JobIn, JobOut, JobPage
-from narvik.service.tables import JobRow, ReservationRow, TenantRow
+from narvik.service.tables import JobRow, TenantRow
 
 STATES = ("queued", "running", "completed", "cancelled")
 
@@ -23,7 +23,7 @@ def request_digest(data: JobIn) -> str:
     return hashlib.sha256(json.dumps(data.model_dump(), sort_keys=True).encode()).hexdigest()
 
 
-def check_eligible(session: Session, tenant: TenantRow, gpus: int, plant: Plant) -> None:
+def check_eligible(tenant: TenantInfo, gpus: int, plant: Plant) -> None:
     """Refuse, with the reason, work the tenancy rules would never let run."""
     if not tenant.active:
         raise ForbiddenError(f"tenant {tenant.name!r} is suspended", "tenant")
@@ -37,77 +37,39 @@ def check_eligible(session: Session, tenant: TenantRow, gpus: int, plant: Plant)
             "gpus",
         )
     quota_peak = max((int(g) for _, g in tenant.quota), default=0)
-    booked = session.scalar(
-        select(func.coalesce(func.max(ReservationRow.gpus), 0)).where(
-            ReservationRow.tenant_id == tenant.id, ReservationRow.state == "booked"
-        )
-    )
+    booked = tenant.booked_gpus
     borrow = reach if tenant.max_borrow_gpus is None else tenant.max_borrow_gpus
     if quota_peak == 0 and borrow == 0 and not booked:
         raise ForbiddenError(f"tenant {tenant.name!r} holds no quota and may not borrow", "tenant")
-    most = max(quota_peak + int(booked or 0), borrow)
+    most = max(quota_peak + booked, borrow)
     if gpus > most:
         raise InvalidError(
             f"{gpus:,} GPUs is more than tenant {tenant.name!r} can ever hold: guarantee "
-            f"{quota_peak:,}, bookings {int(booked or 0):,}, borrowing limit {borrow:,}",
+            f"{quota_peak:,}, bookings {booked:,}, borrowing limit {borrow:,}",
             "gpus",
         )
 
 
-def submit(
-    session: Session,
-    who: Principal,
-    data: JobIn,
-    key: str | None,
-    plant: Plant,
-    now_s: float,
-) -> tuple[JobRow, TenantRow, bool]:
-    """The job for this request: a new one, or the first one made with the same key."""
-    tenant = target(session, who, data.tenant)
-    digest = request_digest(data)
-    if key is not None:
-        found = _by_key(session, tenant.id, key, digest)
-        if found is not None:
-            return found, tenant, False
-    check_eligible(session, tenant, data.gpus, plant)
-    row = JobRow(
-        tenant_id=tenant.id,
-        name=data.name,
-        gpus=data.gpus,
-        runtime_s=data.runtime_s,
-        estimate_s=data.estimate_s or data.runtime_s,
-        submit_s=now_s,
-        state="queued",
-        idempotency_key=key,
-        request_sha256=digest,
-        borrowed=False,
-        done_s=0.0,
-        updated_s=now_s,
-        rate=1.0,
-        saved_s=0.0,
-        preemptions=0,
-        lost_gpu_s=0.0,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # the same key committed meanwhile by a concurrent request
-        found = _by_key(session, tenant.id, key or "", digest)
-        if found is None:
-            raise
-        return found, tenant, False
-    return row, tenant, True
-
-
-def _by_key(session: Session, tenant_id: int, key: str, digest: str) -> JobRow | None:
-    found = session.scalar(
-        select(JobRow).where(JobRow.tenant_id == tenant_id, JobRow.idempotency_key == key)
-    )
-    if found is not None and found.request_sha256 != digest:
-        raise ConflictError(
-            "this key was used for a different request; use a new key", "Idempotency-Key"
-        )
-    return found
+def new_job(tenant: TenantInfo, data: JobIn, key: str | None, now_s: float) -> dict[str, Any]:
+    """The row of a new job, as the batcher inserts it."""
+    return {
+        "tenant_id": tenant.id,
+        "name": data.name,
+        "gpus": data.gpus,
+        "runtime_s": data.runtime_s,
+        "estimate_s": data.estimate_s or data.runtime_s,
+        "submit_s": now_s,
+        "state": "queued",
+        "idempotency_key": key,
+        "request_sha256": request_digest(data),
+        "borrowed": False,
+        "done_s": 0.0,
+        "updated_s": now_s,
+        "rate": 1.0,
+        "saved_s": 0.0,
+        "preemptions": 0,
+        "lost_gpu_s": 0.0,
+    }
 
 
 def get(session: Session, who: Principal, job_id: int) -> tuple[JobRow, TenantRow]:
@@ -165,14 +127,14 @@ def cancel(session: Session, who: Principal, job_id: int, now_s: float) -> tuple
     return job, tenant
 
 
-def to_out(job: JobRow, tenant: TenantRow, plant: Plant, now_s: float) -> JobOut:
+def to_out(job: JobRow, tenant: str, plant: Plant, now_s: float) -> JobOut:
     state = job.state
     done = job.done_s
     if state == "running":
         done = min(job.runtime_s, job.done_s + max(now_s - job.updated_s, 0.0) * job.rate)
     return JobOut(
         id=job.id,
-        tenant=tenant.name,
+        tenant=tenant,
         name=job.name,
         gpus=job.gpus,
         runtime_s=job.runtime_s,
@@ -192,4 +154,4 @@ def to_out(job: JobRow, tenant: TenantRow, plant: Plant, now_s: float) -> JobOut
 
 
 def page(rows: list[tuple[JobRow, TenantRow]], total: int, plant: Plant, now_s: float) -> JobPage:
-    return JobPage(jobs=[to_out(j, t, plant, now_s) for j, t in rows], total=total)
+    return JobPage(jobs=[to_out(j, t.name, plant, now_s) for j, t in rows], total=total)

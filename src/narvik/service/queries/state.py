@@ -12,6 +12,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from narvik.service.auth import Principal
+from narvik.service.directory import TenantDirectory
+from narvik.service.live_pass import PassReport
 from narvik.service.plant import Plant, utc
 from narvik.service.schemas import EventOut, FleetOut, HallOut, PowerOut, SampleOut
 from narvik.service.tables import CurtailmentRow, EventRow, JobRow, MetaRow, SampleRow, TenantRow
@@ -21,30 +23,24 @@ def _meta(session: Session) -> dict[str, float]:
     return {k: v for k, v in session.execute(select(MetaRow.key, MetaRow.value))}
 
 
-def fleet(session: Session, who: Principal, plant: Plant, now_s: float) -> FleetOut:
+def fleet(
+    report: PassReport | None, tenants: TenantDirectory, who: Principal, plant: Plant, now_s: float
+) -> FleetOut:
+    """Occupancy as of the last scheduling pass (what the scheduler committed)."""
     capacity = plant.capacity_by_hall(now_s)
-    busy_hall = [0] * len(capacity)
+    if report is None:
+        report = PassReport(now_s, 0, 0, 0, 0, 0, 0, 0, 1.0, math.inf, 0.0)
+    busy_hall = list(report.busy_by_hall) or [0] * len(capacity)
     by_tier: dict[str, int] = {}
     by_tenant: dict[str, int] = {}
-    running = 0
-    rows = session.execute(
-        select(JobRow.halls, JobRow.gpus, TenantRow.name, TenantRow.tier, JobRow.tenant_id)
-        .join(TenantRow)
-        .where(JobRow.state == "running")
-    )
-    for halls, gpus, name, tier, tid in rows:
-        for h, c in halls or ():
-            busy_hall[int(h)] += int(c)
-        by_tier[tier] = by_tier.get(tier, 0) + gpus
-        if who.is_operator or tid == who.tenant_id:
-            by_tenant[name] = by_tenant.get(name, 0) + gpus
-            running += 1
-    q = select(func.count(JobRow.id), func.coalesce(func.sum(JobRow.gpus), 0)).where(
-        JobRow.state == "queued"
-    )
-    if not who.is_operator:
-        q = q.where(JobRow.tenant_id == who.tenant_id)
-    n_q, g_q = session.execute(q).one()
+    mine = who.is_operator or None
+    for tid, gpus in report.busy_by_tenant.items():
+        info = tenants.by_id(tid)
+        by_tier[info.tier] = by_tier.get(info.tier, 0) + gpus
+        if mine or tid == who.tenant_id:
+            by_tenant[info.name] = gpus
+    seen = [t for t in report.queued_by_tenant if mine or t == who.tenant_id]
+    running = [n for t, n in report.running_by_tenant.items() if mine or t == who.tenant_id]
     return FleetOut(
         now=utc(now_s),
         gpus=sum(capacity),
@@ -56,10 +52,10 @@ def fleet(session: Session, who: Principal, plant: Plant, now_s: float) -> Fleet
         ],
         busy_gpus_by_tier=dict(sorted(by_tier.items())),
         busy_gpus_by_tenant=dict(sorted(by_tenant.items())),
-        queued_jobs=int(n_q),
-        queued_gpus=int(g_q),
-        running_jobs=running,
-        gpu_power_cap_fraction=_meta(session).get("cap_fraction", 1.0),
+        queued_jobs=sum(report.queued_by_tenant[t][0] for t in seen),
+        queued_gpus=sum(report.queued_by_tenant[t][1] for t in seen),
+        running_jobs=sum(running),
+        gpu_power_cap_fraction=report.cap_fraction,
     )
 
 

@@ -6,15 +6,24 @@ from fastapi import APIRouter, status
 
 from narvik.service.deps import Ctx, Reader, Who, Writer
 from narvik.service.queries import bookings, grid
-from narvik.service.schemas import CurtailmentIn, CurtailmentOut, ReservationIn, ReservationOut
+from narvik.service.schemas import (
+    CurtailmentIn,
+    CurtailmentOut,
+    ReservationIn,
+    ReservationOut,
+    RowId,
+)
 
 router = APIRouter(tags=["reservations and grid events"])
 
 
 @router.post("/reservations", status_code=status.HTTP_201_CREATED)
-def book(data: ReservationIn, ctx: Ctx, who: Who, session: Writer) -> ReservationOut:
-    row, tenant = bookings.book(session, who, data, ctx.plant, ctx.now_s())
-    return bookings.to_out(row, tenant)
+def book(data: ReservationIn, ctx: Ctx, who: Who) -> ReservationOut:
+    with ctx.db.write() as session:
+        row, tenant = bookings.book(session, who, data, ctx.plant, ctx.now_s())
+        out = bookings.to_out(row, tenant)
+    ctx.refresh_tenants()
+    return out
 
 
 @router.get("/reservations")
@@ -23,9 +32,12 @@ def list_reservations(who: Who, session: Reader) -> list[ReservationOut]:
 
 
 @router.post("/reservations/{reservation_id}/cancel")
-def cancel_reservation(reservation_id: int, ctx: Ctx, who: Who, session: Writer) -> ReservationOut:
-    row, tenant = bookings.cancel(session, who, reservation_id, ctx.now_s())
-    return bookings.to_out(row, tenant)
+def cancel_reservation(reservation_id: RowId, ctx: Ctx, who: Who) -> ReservationOut:
+    with ctx.db.write() as session:
+        row, tenant = bookings.cancel(session, who, reservation_id, ctx.now_s())
+        out = bookings.to_out(row, tenant)
+    ctx.refresh_tenants()
+    return out
 
 
 @router.post("/curtailments", status_code=status.HTTP_201_CREATED)
@@ -39,5 +51,5 @@ def list_curtailments(who: Who, session: Reader) -> list[CurtailmentOut]:
 
 
 @router.post("/curtailments/{curtailment_id}/lift")
-def lift(curtailment_id: int, ctx: Ctx, who: Who, session: Writer) -> CurtailmentOut:
+def lift(curtailment_id: RowId, ctx: Ctx, who: Who, session: Writer) -> CurtailmentOut:
     return grid.to_out(grid.lift(session, who, curtailment_id, ctx.now_s()))

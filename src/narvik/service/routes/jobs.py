@@ -4,41 +4,65 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from narvik.service.deps import Ctx, Reader, Who, Writer
+from narvik.service.context import ServiceContext
+from narvik.service.deps import Ctx, Reader, Who, get_principal
+from narvik.service.errors import InvalidError
 from narvik.service.queries import jobs
-from narvik.service.schemas import JobIn, JobOut, JobPage
+from narvik.service.schemas import JobIn, JobOut, JobPage, RowId
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+_SUBMIT_HEADERS = [
+    {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "retries with the same key return the job first made with it",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
+    {
+        "name": "Authorization",
+        "in": "header",
+        "required": False,
+        "description": "Bearer <token>",
+        "schema": {"type": "string"},
+    },
+]
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=JobOut,
     responses={200: {"description": "replayed: the job first made with this Idempotency-Key"}},
+    openapi_extra={"parameters": _SUBMIT_HEADERS},
 )
-def submit_job(
-    data: JobIn,
-    ctx: Ctx,
-    who: Who,
-    session: Writer,
-    response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(min_length=1, max_length=200, description="retries with the same key are safe"),
-    ] = None,
-) -> JobOut:
+async def submit_job(data: JobIn, request: Request) -> Response:
+    """Queue a job; answered once it is committed (group commit with other submissions).
+
+    The hot path of the API: it reads its two headers itself rather than through
+    dependencies, which halves the time FastAPI spends per submission.
+    """
+    ctx: ServiceContext = request.app.state.ctx
+    who = await get_principal(ctx, request.headers.get("authorization"))
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise InvalidError("give 1 to 200 characters", "Idempotency-Key")
     now = ctx.now_s()
-    job, tenant, created = jobs.submit(session, who, data, idempotency_key, ctx.plant, now)
-    session.flush()
+    tenant = ctx.tenants.target(who, data.tenant)
+    jobs.check_eligible(tenant, data.gpus, ctx.plant)
+    job, created = await ctx.batcher.submit(jobs.new_job(tenant, data, key, now))
+    out = jobs.to_out(job, tenant.name, ctx.plant, now).model_dump_json()
     if created:
         ctx.metrics.submitted.inc()
-    else:
-        ctx.metrics.replayed.inc()
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    return jobs.to_out(job, tenant, ctx.plant, now)
+        return Response(out, status.HTTP_201_CREATED, media_type="application/json")
+    ctx.metrics.replayed.inc()
+    return Response(
+        out, status.HTTP_200_OK, {"Idempotent-Replayed": "true"}, media_type="application/json"
+    )
 
 
 @router.get("")
@@ -56,13 +80,17 @@ def list_jobs(
 
 
 @router.get("/{job_id}")
-def get_job(job_id: int, ctx: Ctx, who: Who, session: Reader) -> JobOut:
+def get_job(job_id: RowId, ctx: Ctx, who: Who, session: Reader) -> JobOut:
     job, tenant = jobs.get(session, who, job_id)
-    return jobs.to_out(job, tenant, ctx.plant, ctx.now_s())
+    return jobs.to_out(job, tenant.name, ctx.plant, ctx.now_s())
 
 
 @router.post("/{job_id}/cancel")
-def cancel_job(job_id: int, ctx: Ctx, who: Who, session: Writer) -> JobOut:
+def cancel_job(job_id: RowId, ctx: Ctx, who: Who) -> JobOut:
+    """Cancel: a queued job at once; a running one stops at this instant (next pass)."""
     now = ctx.now_s()
-    job, tenant = jobs.cancel(session, who, job_id, now)
-    return jobs.to_out(job, tenant, ctx.plant, now)
+    with ctx.db.write() as session:
+        job, tenant = jobs.cancel(session, who, job_id, now)
+        out = jobs.to_out(job, tenant.name, ctx.plant, now)
+    ctx.state.post("cancel", (job_id, now))
+    return out

@@ -13,9 +13,9 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz")
 def healthz(ctx: Ctx) -> dict[str, object]:
-    with ctx.reader() as session:
+    with ctx.db.read() as session:
         session.execute(text("SELECT 1"))
-    return {"status": "ok", "passes": ctx.runner.passes, "database": ctx.engine.dialect.name}
+    return {"status": "ok", "passes": ctx.runner.passes, "database": ctx.db.dialect}
 
 
 @router.get("/metrics", response_class=Response)

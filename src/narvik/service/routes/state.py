@@ -15,8 +15,9 @@ router = APIRouter(tags=["state"])
 
 
 @router.get("/fleet")
-def fleet(ctx: Ctx, who: Who, session: Reader) -> FleetOut:
-    return state.fleet(session, who, ctx.plant, ctx.now_s())
+async def fleet(ctx: Ctx, who: Who) -> FleetOut:
+    """GPUs in use by hall, tier and tenant, and the queue, as of the last pass."""
+    return state.fleet(ctx.runner.last, ctx.tenants, who, ctx.plant, ctx.now_s())
 
 
 @router.get("/power")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from narvik.service.deps import Ctx, Reader, Who, Writer
 from narvik.service.queries import tenants, tokens
-from narvik.service.schemas import QuotaIn, TenantIn, TenantOut, TokenIn, TokenOut
+from narvik.service.schemas import QuotaIn, RowId, TenantIn, TenantOut, TokenIn, TokenOut
 
 router = APIRouter(tags=["tenants"])
 
@@ -18,9 +18,12 @@ def list_tenants(ctx: Ctx, who: Who, session: Reader) -> list[TenantOut]:
 
 
 @router.post("/tenants", status_code=status.HTTP_201_CREATED)
-def create_tenant(data: TenantIn, ctx: Ctx, who: Who, session: Writer) -> TenantOut:
+def create_tenant(data: TenantIn, ctx: Ctx, who: Who) -> TenantOut:
     now = ctx.now_s()
-    return tenants.to_out(tenants.create(session, who, data, ctx.plant, now), now)
+    with ctx.db.write() as session:
+        out = tenants.to_out(tenants.create(session, who, data, ctx.plant, now), now)
+    ctx.refresh_tenants()
+    return out
 
 
 @router.get("/tenants/{name}")
@@ -30,9 +33,13 @@ def get_tenant(name: str, ctx: Ctx, who: Who, session: Reader) -> TenantOut:
 
 
 @router.put("/tenants/{name}/quota")
-def set_quota(name: str, data: QuotaIn, ctx: Ctx, who: Who, session: Writer) -> TenantOut:
+def set_quota(name: str, data: QuotaIn, ctx: Ctx, who: Who) -> TenantOut:
     now = ctx.now_s()
-    return tenants.to_out(tenants.set_quota(session, who, name, data.quota, ctx.plant, now), now)
+    with ctx.db.write() as session:
+        row = tenants.set_quota(session, who, name, data.quota, ctx.plant, now)
+        out = tenants.to_out(row, now)
+    ctx.refresh_tenants()
+    return out
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED)
@@ -46,7 +53,7 @@ def list_tokens(who: Who, session: Reader) -> list[TokenOut]:
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, ctx: Ctx, who: Who, session: Writer) -> TokenOut:
+def revoke_token(token_id: RowId, ctx: Ctx, who: Who, session: Writer) -> TokenOut:
     out = tokens.revoke(session, who, token_id)
     ctx.tokens.clear()
     return out
