@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
-# Set up a virtual environment with the test dependencies and run every check:
-# lint (ruff), the layer rule of ARCHITECTURE.md (import-linter), then the whole test suite.
+# Set up everything the tests need and run every check: lint (ruff), the layer rule of
+# ARCHITECTURE.md (import-linter), then the whole test suite, which runs the API against
+# SQLite and against the PostgreSQL server at 127.0.0.1:5432 and drives the dashboard in
+# Debian's Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Services and system packages (Debian): PostgreSQL must answer; Chromium for the browser test.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
