@@ -335,6 +335,14 @@
   }
 
   function showDashboard() {
+    // charts drawn before the dashboard was hidden kept their old size: redo it
+    if ($("dashboard").hidden && hasPlotly) {
+      requestAnimationFrame(() => {
+        for (const id of ["occupancy-chart", "power-chart"]) {
+          if ($(id).classList.contains("js-plotly-plot")) Plotly.Plots.resize(id);
+        }
+      });
+    }
     $("login").hidden = true;
     $("login-error").hidden = true;
     $("dashboard").hidden = false;
