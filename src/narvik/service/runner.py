@@ -12,6 +12,9 @@ from narvik.service.metrics import Metrics
 
 log = logging.getLogger("narvik.service")
 
+HURRY_S = 0.02
+"""Wall seconds between passes while a backlog is being started."""
+
 
 class PassRunner:
     def __init__(self, run: Callable[[], PassReport], interval_s: float, metrics: Metrics):
@@ -49,8 +52,16 @@ class PassRunner:
         m.service_time.set(report.now_s)
         return report
 
+    def _next_wait_s(self) -> float:
+        """The policy looks at ``backfill_depth`` jobs per tenant in a pass: when a pass
+        started work and work still waits, the next pass comes at once."""
+        last = self.last
+        if last is not None and last.started and last.queued_jobs:
+            return min(self._interval_s, HURRY_S)
+        return self._interval_s
+
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
+        while not self._stop.wait(self._next_wait_s()):
             try:
                 self.run_once()
             except Exception:  # a failed pass is rolled back; the next one tries again
