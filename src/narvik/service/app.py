@@ -12,6 +12,7 @@ from narvik import __version__
 from narvik.service.context import ServiceContext, build_context
 from narvik.service.errors import ApiError
 from narvik.service.routes import bookings, dashboard, jobs, ops, state, tenants
+from narvik.service.schemas import ERROR_RESPONSES
 from narvik.service.settings import ServiceSettings
 
 API = "/api/v1"
@@ -44,7 +45,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     for module in (jobs, tenants, bookings, state):
-        app.include_router(module.router, prefix=API)
+        app.include_router(module.router, prefix=API, responses=ERROR_RESPONSES)
     app.include_router(ops.router)
     app.include_router(dashboard.router)
 

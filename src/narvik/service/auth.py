@@ -52,8 +52,12 @@ class TokenCache:
 
     def __init__(self) -> None:
         self._known: dict[str, Principal] = {}
+        self._generation = 0
 
     def clear(self) -> None:
+        """Forget every token (after a revoke is committed). A lookup that read the
+        database before this is not cached (the generation moved on)."""
+        self._generation += 1
         self._known.clear()
 
     @staticmethod
@@ -71,6 +75,7 @@ class TokenCache:
         hit = self._known.get(key)
         if hit is not None:
             return hit
+        generation = self._generation
         row = session.execute(
             select(TokenRow, TenantRow.name)
             .outerjoin(TenantRow, TenantRow.id == TokenRow.tenant_id)
@@ -82,5 +87,6 @@ class TokenCache:
         principal = Principal(token.role, token.tenant_id, tenant_name, token.id)
         if len(self._known) > 10_000:
             self._known.clear()
-        self._known[key] = principal
+        if generation == self._generation:
+            self._known[key] = principal
         return principal

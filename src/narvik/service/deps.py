@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the service context, sessions and the calling principal."""
+"""FastAPI dependencies: the service context, read sessions and the calling principal.
+
+Routes that write open ``ctx.db.write()`` themselves: the exit code of a dependency with
+``yield`` may run after the answer is sent, and a change must be committed first.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,6 @@ async def get_ctx(request: Request) -> ServiceContext:
 Ctx = Annotated[ServiceContext, Depends(get_ctx)]
 
 
-def write_session(ctx: Ctx) -> Iterator[Session]:
-    """A session whose changes commit when the route returns (and roll back on error)."""
-    with ctx.db.write() as session:
-        yield session
-
-
 def read_session(ctx: Ctx) -> Iterator[Session]:
     with ctx.db.read() as session:
         yield session
@@ -42,6 +40,5 @@ async def get_principal(
             return ctx.tokens.resolve(session, authorization)
 
 
-Writer = Annotated[Session, Depends(write_session)]
 Reader = Annotated[Session, Depends(read_session)]
 Who = Annotated[Principal, Depends(get_principal)]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from narvik.workload.tenancy import QuotaStep
 
@@ -21,14 +21,73 @@ MAX_GPUS = 1_000_000
 MAX_ID = 2**53 - 1
 
 RowId = Annotated[int, Path(ge=1, le=MAX_ID, description="id of the row")]
+#: Text without NUL characters (PostgreSQL cannot store them; SQLite would, so refuse both).
+NO_NUL = r"^[^\x00]*$"
+TenantName = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=NO_NUL, description="tenant name")
+]
+TenantQuery = Annotated[str | None, Query(max_length=64, pattern=NO_NUL)]
+#: Times the API accepts: with a UTC offset, from 1970 to 2199 (UTC), so every time
+#: derived from them (windows, deadlines, bills) stays within the calendar.
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+def _utc_time(v: dt.datetime) -> dt.datetime:
+    if v.tzinfo is None or v.utcoffset() is None:
+        raise ValueError("give times with a UTC offset, e.g. 2027-01-01T00:00:00Z")
+    if not EARLIEST <= v < LATEST:
+        raise ValueError("give a time from 1970 to 2199 (UTC)")
+    return v
+
+
+UtcTime = Annotated[dt.datetime, AfterValidator(_utc_time)]
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, v: object) -> object:
+        texts = v if isinstance(v, list) else [v]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("text may not contain NUL characters")
+        return v
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class FieldErrorOut(_Out):
+    loc: list[str | int] = Field(description="where: body, query, path or header, then the field")
+    msg: str
+    type: str
+
+
+class ErrorOut(_Out):
+    """A refused request: what is wrong and, when one field is at fault, which."""
+
+    detail: str | list[FieldErrorOut] = Field(
+        description="a sentence, or (requests that do not fit the schema) one entry per field"
+    )
+    field: str | None = Field(default=None, description="the field at fault")
+
+
+#: The answers every API call may give besides its own (documented on each operation).
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "the body is not JSON"),
+        (401, "no token, or an unknown or revoked one"),
+        (403, "the token may not do this"),
+        (404, "no such row (or not the tenant's own)"),
+        (409, "conflicts with the state of the row"),
+        (413, "the request body is too large"),
+        (422, "a field is invalid or breaks a rule; the answer names it"),
+    )
+}
 
 
 class JobIn(_In):
@@ -125,8 +184,8 @@ class TokenOut(_Out):
 
 class ReservationIn(_In):
     gpus: int = Field(ge=1, le=MAX_GPUS)
-    start: dt.datetime
-    end: dt.datetime
+    start: UtcTime
+    end: UtcTime
     tenant: str | None = Field(default=None, max_length=64, description="operators only")
 
     @model_validator(mode="after")
@@ -151,8 +210,8 @@ class ReservationOut(_Out):
 
 class CurtailmentIn(_In):
     shed_mw: float = Field(gt=0, le=10_000, description="MW to shed below the grid cap")
-    start: dt.datetime | None = Field(default=None, description="default: now")
-    end: dt.datetime
+    start: UtcTime | None = Field(default=None, description="default: now")
+    end: UtcTime
     deadline_s: float = Field(default=900.0, ge=0, le=86400, description="time to shed, s")
 
     @model_validator(mode="after")

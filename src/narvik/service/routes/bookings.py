@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from narvik.service.deps import Ctx, Reader, Who, Writer
+from narvik.service.deps import Ctx, Reader, Who
 from narvik.service.queries import bookings, grid
 from narvik.service.schemas import (
     CurtailmentIn,
@@ -41,8 +41,9 @@ def cancel_reservation(reservation_id: RowId, ctx: Ctx, who: Who) -> Reservation
 
 
 @router.post("/curtailments", status_code=status.HTTP_201_CREATED)
-def declare(data: CurtailmentIn, ctx: Ctx, who: Who, session: Writer) -> CurtailmentOut:
-    return grid.to_out(grid.declare(session, who, data, ctx.now_s()))
+def declare(data: CurtailmentIn, ctx: Ctx, who: Who) -> CurtailmentOut:
+    with ctx.db.write() as session:
+        return grid.to_out(grid.declare(session, who, data, ctx.now_s()))
 
 
 @router.get("/curtailments")
@@ -51,5 +52,6 @@ def list_curtailments(who: Who, session: Reader) -> list[CurtailmentOut]:
 
 
 @router.post("/curtailments/{curtailment_id}/lift")
-def lift(curtailment_id: RowId, ctx: Ctx, who: Who, session: Writer) -> CurtailmentOut:
-    return grid.to_out(grid.lift(session, who, curtailment_id, ctx.now_s()))
+def lift(curtailment_id: RowId, ctx: Ctx, who: Who) -> CurtailmentOut:
+    with ctx.db.write() as session:
+        return grid.to_out(grid.lift(session, who, curtailment_id, ctx.now_s()))

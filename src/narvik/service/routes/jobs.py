@@ -10,7 +10,7 @@ from narvik.service.context import ServiceContext
 from narvik.service.deps import Ctx, Reader, Who, get_principal
 from narvik.service.errors import InvalidError
 from narvik.service.queries import jobs
-from narvik.service.schemas import JobIn, JobOut, JobPage, RowId
+from narvik.service.schemas import NO_NUL, JobIn, JobOut, JobPage, RowId, TenantQuery
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -21,7 +21,7 @@ _SUBMIT_HEADERS = [
         "in": "header",
         "required": False,
         "description": "retries with the same key return the job first made with it",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+        "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL},
     },
     {
         "name": "Authorization",
@@ -51,6 +51,8 @@ async def submit_job(data: JobIn, request: Request) -> Response:
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 200:
         raise InvalidError("give 1 to 200 characters", "Idempotency-Key")
+    if key is not None and "\x00" in key:
+        raise InvalidError("may not contain NUL characters", "Idempotency-Key")
     now = ctx.now_s()
     tenant = ctx.tenants.target(who, data.tenant)
     jobs.check_eligible(tenant, data.gpus, ctx.plant)
@@ -71,7 +73,7 @@ def list_jobs(
     who: Who,
     session: Reader,
     state: Literal["queued", "running", "completed", "cancelled"] | None = None,
-    tenant: Annotated[str | None, Query(max_length=64)] = None,
+    tenant: TenantQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> JobPage:

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from narvik.service.deps import Ctx, Who
+from narvik.service.schemas import ERROR_RESPONSES
 
 router = APIRouter(tags=["operations"])
 
@@ -18,7 +19,11 @@ def healthz(ctx: Ctx) -> dict[str, object]:
     return {"status": "ok", "passes": ctx.runner.passes, "database": ctx.db.dialect}
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={c: ERROR_RESPONSES[c] for c in (401, 403)},
+)
 def metrics(ctx: Ctx, who: Who) -> Response:
     who.require_operator()
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from narvik.service.deps import Ctx, Reader, Who
 from narvik.service.queries import billing, state
-from narvik.service.schemas import EventOut, FleetOut, PowerOut, SampleOut, UsageOut
+from narvik.service.schemas import (
+    EventOut,
+    FleetOut,
+    PowerOut,
+    SampleOut,
+    TenantQuery,
+    UsageOut,
+    UtcTime,
+)
 
 router = APIRouter(tags=["state"])
 
@@ -44,9 +51,9 @@ def usage(
     ctx: Ctx,
     who: Who,
     session: Reader,
-    tenant: Annotated[str | None, Query(max_length=64)] = None,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
+    tenant: TenantQuery = None,
+    start: UtcTime | None = None,
+    end: UtcTime | None = None,
 ) -> UsageOut:
     """GPU-hours and the bill of a tenant (default: this month so far)."""
     return billing.usage(session, who, tenant, start, end, ctx.now_s())

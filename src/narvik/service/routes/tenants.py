@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from narvik.service.deps import Ctx, Reader, Who, Writer
+from narvik.service.deps import Ctx, Reader, Who
 from narvik.service.queries import tenants, tokens
-from narvik.service.schemas import QuotaIn, RowId, TenantIn, TenantOut, TokenIn, TokenOut
+from narvik.service.schemas import (
+    QuotaIn,
+    RowId,
+    TenantIn,
+    TenantName,
+    TenantOut,
+    TokenIn,
+    TokenOut,
+)
 
 router = APIRouter(tags=["tenants"])
 
@@ -27,13 +35,13 @@ def create_tenant(data: TenantIn, ctx: Ctx, who: Who) -> TenantOut:
 
 
 @router.get("/tenants/{name}")
-def get_tenant(name: str, ctx: Ctx, who: Who, session: Reader) -> TenantOut:
+def get_tenant(name: TenantName, ctx: Ctx, who: Who, session: Reader) -> TenantOut:
     row = tenants.target(session, who, name)
     return tenants.to_out(row, ctx.now_s())
 
 
 @router.put("/tenants/{name}/quota")
-def set_quota(name: str, data: QuotaIn, ctx: Ctx, who: Who) -> TenantOut:
+def set_quota(name: TenantName, data: QuotaIn, ctx: Ctx, who: Who) -> TenantOut:
     now = ctx.now_s()
     with ctx.db.write() as session:
         row = tenants.set_quota(session, who, name, data.quota, ctx.plant, now)
@@ -43,8 +51,9 @@ def set_quota(name: str, data: QuotaIn, ctx: Ctx, who: Who) -> TenantOut:
 
 
 @router.post("/tokens", status_code=status.HTTP_201_CREATED)
-def issue_token(data: TokenIn, ctx: Ctx, who: Who, session: Writer) -> TokenOut:
-    return tokens.issue(session, who, data, ctx.now_s())
+def issue_token(data: TokenIn, ctx: Ctx, who: Who) -> TokenOut:
+    with ctx.db.write() as session:
+        return tokens.issue(session, who, data, ctx.now_s())
 
 
 @router.get("/tokens")
@@ -53,7 +62,8 @@ def list_tokens(who: Who, session: Reader) -> list[TokenOut]:
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(token_id: RowId, ctx: Ctx, who: Who, session: Writer) -> TokenOut:
-    out = tokens.revoke(session, who, token_id)
-    ctx.tokens.clear()
+def revoke_token(token_id: RowId, ctx: Ctx, who: Who) -> TokenOut:
+    with ctx.db.write() as session:
+        out = tokens.revoke(session, who, token_id)
+    ctx.tokens.clear()  # after the commit: no request can cache the token again
     return out
