@@ -134,3 +134,21 @@ def test_a_restart_reloads_the_same_allocation(db_url: str, tmp_path: Path) -> N
     assert again == running
     assert after["halls"] == before["halls"]
     assert after["busy_gpus_by_tenant"] == before["busy_gpus_by_tenant"]
+
+
+def test_energy_is_integrated_over_passes(api: Api) -> None:
+    oa = api.token_for("openai")
+    api.submit(oa, gpus=8, runtime_s=86_400)
+    api.run_pass()
+    before = api.client.get("/api/v1/power", headers=api.op).json()
+    api.run_pass(advance_s=3600)
+    after = api.client.get("/api/v1/power", headers=api.op).json()
+    idle_w, busy_w = api.ctx.plant.gpu_power_w(api.ctx.now_s())
+    # Hand calculation: the idle fleet plus 8 busy GPUs at full cap for one hour, in MWh
+    # (plus the seconds the service clock ran on between the calls at x60).
+    it_mwh = after["it_energy_mwh"] - before["it_energy_mwh"]
+    assert after["it_power_w"] == idle_w + 8 * busy_w
+    assert abs(it_mwh - (idle_w + 8 * busy_w) * 3600 / 3.6e9) / it_mwh < 0.02
+    fac_mwh = after["facility_energy_mwh"] - before["facility_energy_mwh"]
+    assert 1.0 < fac_mwh / it_mwh < 1.5  # the facility's overhead (PUE) at this hour
+    assert after["heat_reused_mwh"] > before["heat_reused_mwh"]

@@ -83,7 +83,11 @@ class SubmitBatcher:
                 # Inline, not in a worker thread: a batch takes a few ms of CPU, and a worker
                 # would wait for the GIL at every database call while requests keep the
                 # event loop busy (measured: 4x slower).
-                results, new = self._write([s.values for s in batch])
+                await self._db.lock_writers()  # a pass may be writing: wait, do not block
+                try:
+                    results, new = self._write([s.values for s in batch], locked=True)
+                finally:
+                    self._db.unlock_writers()
             except Exception as exc:  # the batch is rolled back: every request fails
                 for s in batch:
                     if not s.future.done():
@@ -98,7 +102,9 @@ class SubmitBatcher:
                 else:
                     s.future.set_result(result)
 
-    def _write(self, batch: list[dict[str, Any]]) -> tuple[list[Any], list[JobRow]]:
+    def _write(
+        self, batch: list[dict[str, Any]], locked: bool = False
+    ) -> tuple[list[Any], list[JobRow]]:
         """Insert the batch; per request the (job, created) or the error; and the new jobs."""
         if any(v.get("idempotency_key") is None for v in batch):
             batch = [
@@ -116,7 +122,7 @@ class SubmitBatcher:
         stmt = ins.on_conflict_do_nothing(
             index_elements=["tenant_id", "idempotency_key"]
         ).returning(*t.c)
-        with self._db.write() as session:
+        with self._db.write(locked=locked) as session:
             inserted = (
                 session.execute(stmt, unique).all()
                 if len(unique) > 1

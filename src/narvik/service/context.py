@@ -46,9 +46,7 @@ class ServiceContext:
         return self.clock.now_s()
 
     def run_pass(self) -> PassReport:
-        report = run_pass(self.db, self.plant, self.state, self.clock.now_s())
-        self.refresh_tenants()
-        return report
+        return run_pass(self.db, self.plant, self.state, self.clock.now_s())
 
     def refresh_tenants(self) -> None:
         with self.db.read() as session:

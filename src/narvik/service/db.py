@@ -8,6 +8,7 @@ at start by :func:`migrate`.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -86,10 +87,27 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back on any error."""
-        with self._lock or nullcontext(), self._writer() as session, session.begin():
+    def write(self, *, locked: bool = False) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back on any error.
+
+        ``locked``: the caller already holds the writers' lock (:meth:`lock_writers`)."""
+        with (
+            nullcontext() if locked else self._lock or nullcontext(),
+            self._writer() as session,
+            session.begin(),
+        ):
             yield session
+
+    async def lock_writers(self) -> None:
+        """Take the writers' lock without blocking the event loop (SQLite; PostgreSQL: no-op)."""
+        if self._lock is None:
+            return
+        while not self._lock.acquire(blocking=False):
+            await asyncio.sleep(0.001)
+
+    def unlock_writers(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -322,18 +322,24 @@ def _write_meta_and_sample(
     live: LiveView,
     queued: int,
 ) -> None:
+    """Integrate IT, facility and reused-heat energy over the time since the last pass;
+    keep a sample a minute.
+
+    IT power is exact every pass (idle fleet plus busy GPUs at the power cap, the linear
+    model of :mod:`narvik.physics.it_power`); the facility model itself (PUE, heat reuse at
+    this hour's weather) runs when a sample is due, and its ratios to IT power carry the
+    integral between samples.
+    """
     last = meta.get("last_pass_s", now_s)
-    power = plant.power_now(now_s, busy, d.cap_fraction)
     dt_s = max(now_s - last, 0.0)
     new = {"last_pass_s": now_s, "cap_fraction": d.cap_fraction}
-    if power is not None:
-        for key, w in (
-            ("it_energy_j", power.it_power_w),
-            ("facility_energy_j", power.facility_power_w),
-            ("heat_reused_j", power.heat_reused_w),
-        ):
-            new[key] = meta.get(key, 0.0) + w * dt_s
+    idle_w, busy_w = plant.gpu_power_w(now_s)
+    it_w = idle_w + busy * busy_w * d.cap_fraction
     if now_s - meta.get("last_sample_s", -math.inf) >= SAMPLE_EVERY_S:
+        power = plant.power_now(now_s, busy, d.cap_fraction)
+        if power is not None and power.it_power_w > 0:
+            new["facility_per_it"] = power.facility_power_w / power.it_power_w
+            new["heat_per_it"] = power.heat_reused_w / power.it_power_w
         session.add(
             SampleRow(
                 t_s=now_s,
@@ -350,8 +356,18 @@ def _write_meta_and_sample(
         new["last_sample_s"] = now_s
         cutoff = now_s - SAMPLE_EVERY_S * SAMPLES_KEPT
         session.execute(SampleRow.__table__.delete().where(SampleRow.t_s < cutoff))
-    for key, value in new.items():
-        if key in meta:
-            session.execute(update(MetaRow).where(MetaRow.key == key).values(value=value))
-        else:
-            session.add(MetaRow(key=key, value=value))
+    if it_w > 0:
+        fac = new.get("facility_per_it", meta.get("facility_per_it", 1.0))
+        heat = new.get("heat_per_it", meta.get("heat_per_it", 0.0))
+        new["it_energy_j"] = meta.get("it_energy_j", 0.0) + it_w * dt_s
+        new["facility_energy_j"] = meta.get("facility_energy_j", 0.0) + it_w * fac * dt_s
+        new["heat_reused_j"] = meta.get("heat_reused_j", 0.0) + it_w * heat * dt_s
+    known = [{"k": k, "v": v} for k, v in new.items() if k in meta]
+    if known:
+        t = MetaRow.__table__
+        session.execute(
+            update(t).where(t.c.key == bindparam("k")).values(value=bindparam("v")), known
+        )
+    fresh = [{"key": k, "value": v} for k, v in new.items() if k not in meta]
+    if fresh:
+        session.execute(insert(MetaRow), fresh)
