@@ -136,7 +136,7 @@ def run(db: str, seconds: float, concurrency: int, tmp: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=20.0)
-    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     args = p.parse_args()
     print(
