@@ -137,6 +137,24 @@ class Decision:
     """Tenants with guaranteed work waiting for a reclaim (their earmarks stay theirs)."""
 
 
+def hall_pressure(
+    hall_gpus: Sequence[int], confined: Sequence[tuple[Sequence[int], int]]
+) -> list[float]:
+    """Per hall, the largest guaranteed GPUs of tenants confined to it, as a share of it.
+
+    ``confined`` holds (halls the tenant may use, its peak quota) for each tenant kept
+    to some of the halls; its quota is spread over them in proportion to their GPUs.
+    """
+    n_h = len(hall_gpus)
+    load = [0.0] * n_h
+    for halls, peak in confined:
+        if len(halls) < n_h:
+            room = sum(hall_gpus[h] for h in halls) or 1
+            for h in halls:
+                load[h] += peak * hall_gpus[h] / room
+    return [load[h] / max(hall_gpus[h], 1) for h in range(n_h)]
+
+
 class NarvikPolicy:
     name = "narvik"
 

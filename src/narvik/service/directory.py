@@ -66,6 +66,9 @@ class TenantDirectory:
     def by_id(self, tenant_id: int) -> TenantInfo:
         return self._by_id[tenant_id]
 
+    def by_name(self, name: str) -> TenantInfo:
+        return self._by_name[name]
+
     def target(self, who: Principal, requested: str | None) -> TenantInfo:
         """The tenant a call acts for: a tenant's own, or the one an operator names."""
         if who.is_operator:

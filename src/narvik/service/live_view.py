@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from narvik.sched.narvik_policy import PoolView, TenantView
+from narvik.sched.narvik_policy import PoolView, TenantView, hall_pressure
 from narvik.service.live_state import LiveState
 from narvik.service.plant import Plant, utc
 from narvik.service.ramps import quota_at
@@ -158,7 +158,7 @@ def build_view(
         cap_fraction=cap_fraction,
         min_cap_fraction=tenancy.min_gpu_power_cap_fraction,
         reservation_holds=holds,
-        hall_pressure=_hall_pressure(tenants, plant, capacity),
+        hall_pressure=_pressure(tenants, plant, capacity),
         preempting=preempting,
         preempting_gpus=preempting_gpus,
         fit_since_s=_ByJob(fit_since, ids, n),
@@ -169,14 +169,10 @@ def build_view(
     return LiveView(view, [row.id for row in tenants], shed_w, deadline)
 
 
-def _hall_pressure(tenants: list[TenantRow], plant: Plant, capacity: list[int]) -> list[float]:
-    """Largest guaranteed GPUs of tenants confined to a hall, as a share of the hall."""
-    load = [0.0] * len(capacity)
+def _pressure(tenants: list[TenantRow], plant: Plant, capacity: list[int]) -> list[float]:
+    confined = []
     for row in tenants:
         halls = [plant.hall_index(h) for h in row.allowed_halls if h in plant.hall_names]
-        if halls and len(halls) < len(capacity):
-            peak = max((int(q) for _, q in row.quota), default=0)
-            room = sum(capacity[h] for h in halls) or 1
-            for h in halls:
-                load[h] += peak * capacity[h] / room
-    return [load[h] / max(capacity[h], 1) for h in range(len(capacity))]
+        if halls:
+            confined.append((halls, max((int(q) for _, q in row.quota), default=0)))
+    return hall_pressure(capacity, confined)

@@ -26,7 +26,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from narvik.physics.it_power import capped_throughput_fraction
-from narvik.sched.narvik_policy import NarvikPolicy, PoolView, RunningView, TenantView
+from narvik.sched.narvik_policy import (
+    NarvikPolicy,
+    PoolView,
+    RunningView,
+    TenantView,
+    hall_pressure,
+)
 from narvik.sim.flat import COMPLETED, PENDING, REJECTED, RUNNING, JobStates
 from narvik.workload.job import JobTable
 
@@ -412,7 +418,10 @@ def simulate_tenancy(
 
     reach = [sum(setup.hall_gpus[h] for h in t.allowed_halls) for t in tenants]
     pending_fit = [0] * n_t  # GPUs of queued jobs that fit their tenant's guarantee
-    pressure = _hall_pressure(setup)
+    pressure = hall_pressure(
+        setup.hall_gpus,
+        [(t.allowed_halls, max((q for _, q in t.quota_steps), default=0)) for t in tenants],
+    )
     too_big = [False] * n
     i_next = 0
     next_sub = sub[0] if n else math.inf
@@ -576,19 +585,6 @@ def simulate_tenancy(
 def in_reservation_gpus(tv: TenantView) -> int:
     """GPUs of the owner's own work inside its reservation: beyond its quota, or borrowed."""
     return min(tv.reserved_gpus, max(0, tv.used_guaranteed - tv.quota_gpus) + tv.used_borrowed)
-
-
-def _hall_pressure(setup: TenancySetup) -> list[float]:
-    """Largest guaranteed GPUs of tenants confined to a hall, as a share of the hall."""
-    n_h = len(setup.hall_gpus)
-    load = [0.0] * n_h
-    for t in setup.tenants:
-        if len(t.allowed_halls) < n_h:
-            peak = max((q for _, q in t.quota_steps), default=0)
-            room = sum(setup.hall_gpus[h] for h in t.allowed_halls) or 1
-            for h in t.allowed_halls:
-                load[h] += peak * setup.hall_gpus[h] / room
-    return [load[h] / max(setup.hall_gpus[h], 1) for h in range(n_h)]
 
 
 def _quota_at(steps: tuple[tuple[float, int], ...], t: float) -> int:
