@@ -12,7 +12,7 @@ from narvik.service.metrics import Metrics
 
 log = logging.getLogger("narvik.service")
 
-HURRY_S = 0.02
+HURRY_S = 0.1
 """Wall seconds between passes while a backlog is being started."""
 
 
