@@ -152,3 +152,29 @@ def test_energy_is_integrated_over_passes(api: Api) -> None:
     fac_mwh = after["facility_energy_mwh"] - before["facility_energy_mwh"]
     assert 1.0 < fac_mwh / it_mwh < 1.5  # the facility's overhead (PUE) at this hour
     assert after["heat_reused_mwh"] > before["heat_reused_mwh"]
+
+
+def test_work_that_overran_onto_booked_gpus_is_stopped_when_the_window_opens(api: Api) -> None:
+    uk, ns = api.token_for("uk-public"), api.token_for("no-startups")
+    r = api.client.post(
+        "/api/v1/reservations",
+        json={"gpus": 32, "start": "2027-01-01T13:00:00Z", "end": "2027-01-01T15:00:00Z"},
+        headers=ns,
+    )
+    assert r.status_code == 201, r.text
+    # Estimates end before the window (so the policy lets them onto the booked GPUs), but
+    # the jobs run for a day: they overrun.
+    for _ in range(8):
+        api.submit(uk, gpus=8, runtime_s=86_400, estimate_s=1800)
+    api.run_pass()
+    assert _fleet(api)["busy_gpus"] == 64
+    api.run_pass(advance_s=3600)  # the window opens
+    fleet = _fleet(api)
+    assert fleet["gpus"] - fleet["busy_gpus"] >= 32, fleet
+    stopped = [j for j in _jobs(api, uk) if j["preemptions"] == 1 and j["state"] == "queued"]
+    assert sum(j["gpus"] for j in stopped) == 32
+    booked = api.submit(ns, gpus=32, runtime_s=1800)
+    api.run_pass(advance_s=1)  # 24 GPUs from the booking; its quota's 8 are reclaimed
+    api.run_pass(advance_s=301)
+    got = api.client.get(f"/api/v1/jobs/{booked['id']}", headers=ns).json()
+    assert got["state"] == "running"

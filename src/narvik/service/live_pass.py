@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from narvik.physics.it_power import capped_throughput_fraction
 from narvik.sched.narvik_policy import Decision, NarvikPolicy
 from narvik.service.db import Database
-from narvik.service.live_state import LiveState, Stop
+from narvik.service.live_state import LiveState, Stop, due_stop
 from narvik.service.live_view import LiveView, build_view, tenant_maps
 from narvik.service.plant import Plant
 from narvik.service.tables import (
@@ -122,6 +122,15 @@ def _decide_and_write(db: Database, plant: Plant, state: LiveState, inp: _Inputs
     live = build_view(
         state, tenants, inp.reservations, inp.curtailments, plant, now_s, cap, earmarks
     )
+    last_s = meta.get("last_pass_s", now_s)
+    opened = [r for r in inp.reservations if last_s < r.start_s <= now_s]
+    if opened:
+        freed = _honour_reservations(state, live, opened, now_s, ckpt)
+        if freed:
+            stops.extend(freed)
+            live = build_view(
+                state, tenants, inp.reservations, inp.curtailments, plant, now_s, cap, earmarks
+            )
     decision = NarvikPolicy().decide(live.view)
     rate = float(capped_throughput_fraction(decision.cap_fraction))
     fits = [
@@ -207,6 +216,36 @@ def _decide_and_write(db: Database, plant: Plant, state: LiveState, inp: _Inputs
             tid: (len(q), state.queued_gpus.get(tid, 0)) for tid, q in state.queues.items() if q
         },
     )
+
+
+def _honour_reservations(
+    state: LiveState, live: LiveView, opened: list[ReservationRow], now: float, ckpt: float
+) -> list[Stop]:
+    """At a window's start, stop others' work still on booked GPUs (it overran its
+    estimate): borrowed first, lowest tier first, the most recently started first, as
+    :mod:`narvik.sim.tenancy_sim` does."""
+    short = live.view.reservation_holds - sum(live.view.free_by_hall)
+    if short <= 0:
+        return []
+    owners = {r.tenant_id for r in opened} | {
+        live.tenant_ids[t.index] for t in live.view.tenants if t.reserved_gpus
+    }
+    candidates = sorted(
+        (j for j in state.running.values() if j.tenant_id not in owners),
+        key=lambda j: (not j.borrowed, -state.tier_priority.get(j.tenant_id, 0),
+                       -j.stint_start_s, j.id),
+    )  # fmt: skip
+    stops = []
+    for job in candidates:
+        if short <= 0:
+            break
+        job.preempt_at_s, job.preempt_for = now, -1
+        stop = due_stop(job, now, ckpt)
+        assert stop is not None
+        state.stop(stop)
+        stops.append(stop)
+        short -= job.gpus
+    return stops
 
 
 def _notices(
