@@ -94,7 +94,7 @@ def build_view(
     half_life = tenancy.fair_share_half_life_s
     tviews: list[TenantView] = []
     for i, row in enumerate(tenants):
-        halls = tuple(plant.hall_index(h) for h in row.allowed_halls if h in plant.hall_names)
+        halls = tuple(plant.hall_indices(row.allowed_halls))
         usage = row.usage_gpu_s * math.exp(-math.log(2) * max(now - row.usage_at_s, 0) / half_life)
         used = state.used.get(row.id, [0, 0])
         tviews.append(
@@ -172,7 +172,7 @@ def build_view(
 def _pressure(tenants: list[TenantRow], plant: Plant, capacity: list[int]) -> list[float]:
     confined = []
     for row in tenants:
-        halls = [plant.hall_index(h) for h in row.allowed_halls if h in plant.hall_names]
+        halls = plant.hall_indices(row.allowed_halls)
         if halls:
             confined.append((halls, max((int(q) for _, q in row.quota), default=0)))
     return hall_pressure(capacity, confined)

@@ -70,6 +70,15 @@ class Plant:
     def hall_index(self, name: str) -> int:
         return self.hall_names.index(name)
 
+    def hall_indices(self, allowed: list[str] | tuple[str, ...]) -> list[int]:
+        """Indices of the named halls this site has ([] for a tenant not confined)."""
+        return [self.hall_index(h) for h in allowed if h in self.hall_names]
+
+    def reach_gpus(self, allowed: list[str] | tuple[str, ...]) -> int:
+        """GPUs of the halls a tenant may use (the whole fleet when it is not confined)."""
+        halls = self.hall_indices(allowed)
+        return sum(self.hall_gpus[h] for h in halls) if halls else sum(self.hall_gpus)
+
     def phase_at(self, t_s: float) -> str | None:
         if isinstance(self.site, FlatPool):
             return None

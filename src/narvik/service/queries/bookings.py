@@ -22,8 +22,7 @@ def book(
         raise InvalidError(
             f"the window starts in the past (now is {utc(now_s):%Y-%m-%dT%H:%M:%SZ})", "start"
         )
-    halls = [plant.hall_index(h) for h in tenant.allowed_halls if h in plant.hall_names]
-    reach = sum(plant.hall_gpus[h] for h in halls) if halls else sum(plant.hall_gpus)
+    reach = plant.reach_gpus(tenant.allowed_halls)
     if data.gpus > reach:
         raise InvalidError(
             f"{data.gpus:,} GPUs is more than the {reach:,} the tenant may use", "gpus"

@@ -16,8 +16,6 @@ from narvik.service.plant import Plant, utc
 from narvik.service.schemas import JobIn, JobOut, JobPage
 from narvik.service.tables import JobRow, TenantRow
 
-STATES = ("queued", "running", "completed", "cancelled")
-
 
 def request_digest(data: JobIn) -> str:
     return hashlib.sha256(json.dumps(data.model_dump(), sort_keys=True).encode()).hexdigest()
@@ -27,9 +25,9 @@ def check_eligible(tenant: TenantInfo, gpus: int, plant: Plant) -> None:
     """Refuse, with the reason, work the tenancy rules would never let run."""
     if not tenant.active:
         raise ForbiddenError(f"tenant {tenant.name!r} is suspended", "tenant")
-    halls = [plant.hall_index(h) for h in tenant.allowed_halls if h in plant.hall_names]
-    reach = sum(plant.hall_gpus[h] for h in halls) if halls else sum(plant.hall_gpus)
-    where = f"halls {', '.join(tenant.allowed_halls)}" if halls else "the fleet"
+    reach = plant.reach_gpus(tenant.allowed_halls)
+    confined = plant.hall_indices(tenant.allowed_halls)
+    where = f"halls {', '.join(tenant.allowed_halls)}" if confined else "the fleet"
     if gpus > reach:
         raise InvalidError(
             f"{gpus:,} GPUs is more than the {reach:,} GPUs of {where}, "
