@@ -67,8 +67,6 @@ class SubmitBatcher:
             if isinstance(results[0], Exception):
                 raise results[0]
             return results[0]  # type: ignore[no-any-return]
-        if values.get("idempotency_key") is None:
-            values = {**values, "idempotency_key": AUTO_KEY + uuid.uuid4().hex}
         fut: asyncio.Future[tuple[JobRow, bool]] = asyncio.get_running_loop().create_future()
         await self._queue.put(Submission(values, fut))
         return await fut
@@ -121,7 +119,7 @@ class SubmitBatcher:
         ins = pg_insert(t) if self._db.dialect == "postgresql" else sqlite_insert(t)
         stmt = ins.on_conflict_do_nothing(
             index_elements=["tenant_id", "idempotency_key"]
-        ).returning(*t.c)
+        ).returning(t.c.id, t.c.tenant_id, t.c.idempotency_key)
         with self._db.write(locked=locked) as session:
             inserted = (
                 session.execute(stmt, unique).all()

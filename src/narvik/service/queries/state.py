@@ -13,14 +13,10 @@ from sqlalchemy.orm import Session
 
 from narvik.service.auth import Principal
 from narvik.service.directory import TenantDirectory
-from narvik.service.live_pass import PassReport
+from narvik.service.live_pass import PassReport, read_meta
 from narvik.service.plant import Plant, utc
 from narvik.service.schemas import EventOut, FleetOut, HallOut, PowerOut, SampleOut
-from narvik.service.tables import CurtailmentRow, EventRow, JobRow, MetaRow, SampleRow, TenantRow
-
-
-def _meta(session: Session) -> dict[str, float]:
-    return {k: v for k, v in session.execute(select(MetaRow.key, MetaRow.value))}
+from narvik.service.tables import CurtailmentRow, EventRow, JobRow, SampleRow, TenantRow
 
 
 def fleet(
@@ -60,7 +56,7 @@ def fleet(
 
 
 def power(session: Session, plant: Plant, now_s: float) -> PowerOut:
-    meta = _meta(session)
+    meta = read_meta(session)
     busy = int(
         session.scalar(
             select(func.coalesce(func.sum(JobRow.gpus), 0)).where(JobRow.state == "running")
