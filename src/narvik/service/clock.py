@@ -28,7 +28,3 @@ class Clock:
         if now < last_seen_s:
             self.origin_s = last_seen_s
             self._m0 = time.monotonic()
-
-    def wall_seconds(self, service_s: float) -> float:
-        """Wall-clock seconds that ``service_s`` of service time take."""
-        return service_s / self.speed

@@ -29,7 +29,6 @@ class PowerNow:
     it_power_w: float
     facility_power_w: float
     grid_cap_w: float
-    it_budget_w: float
     heat_reused_w: float
     pue: float
     offtaker_delivered_w: dict[str, float]
@@ -125,7 +124,6 @@ class Plant:
             it_power_w=it_w,
             facility_power_w=fac_w,
             grid_cap_w=model.grid_capacity_w,
-            it_budget_w=self.it_budget_w(t_s),
             heat_reused_w=float(hours.heat_reused_w[0]),
             pue=fac_w / it_w if it_w > 0 else math.nan,
             offtaker_delivered_w={
