@@ -146,6 +146,7 @@ class LiveState:
         self.timers: list[tuple[float, int]] = []
         """(instant, job id): when a running job may stop; stale entries are skipped."""
         self.cancelled: set[int] = set()
+        """Jobs whose cancel came before their "new" (kept only until it arrives)."""
         self.noticed: set[int] = set()
         """Running jobs under notice (preemption announced)."""
         self.promised: dict[int, list[tuple[float, int]]] = {}
@@ -207,18 +208,19 @@ class LiveState:
             kind, payload = self.inbox.popleft()
             if kind == "new":
                 assert isinstance(payload, QueuedJob)
-                if payload.id not in self.cancelled and payload.id not in self.running:
+                if payload.id in self.cancelled:  # its cancel overtook it
+                    self.cancelled.discard(payload.id)
+                elif payload.id not in self.running:
                     self.enqueue(payload)
             elif kind == "cancel":
                 job_id, at_s = payload  # type: ignore[misc]
                 if job_id in self.queued:
                     self.dequeue(job_id)
-                    self.cancelled.add(job_id)
                 elif job_id in self.running:
                     job = self.running[job_id]
                     job.cancel_at_s = at_s if job.cancel_at_s is None else job.cancel_at_s
                     heapq.heappush(self.timers, (max(at_s, job.stint_start_s), job_id))
-                else:
+                else:  # not seen yet (or already ended): drop its "new" when it comes
                     self.cancelled.add(job_id)
 
     # --- the queue ------------------------------------------------------------------
