@@ -62,9 +62,19 @@ def is_postgres(engine: Engine) -> bool:
 
 
 def session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:
-    """Sessions that write (SQLite: ``BEGIN IMMEDIATE``) or only read (a plain ``BEGIN``)."""
-    bind = engine.execution_options(narvik_readonly=True) if readonly else engine
-    return sessionmaker(bind, expire_on_commit=False)
+    """Sessions that write (SQLite: ``BEGIN IMMEDIATE``) or only read.
+
+    A read transaction sees one snapshot on both databases, so an answer built from
+    several queries (a page of jobs and their total) is consistent: SQLite's WAL reads
+    are snapshots already; PostgreSQL reads run at REPEATABLE READ (its default, READ
+    COMMITTED, gives each statement its own snapshot).
+    """
+    if not readonly:
+        return sessionmaker(engine, expire_on_commit=False)
+    options: dict[str, Any] = {"narvik_readonly": True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
 class Database:
