@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from narvik.cli.common import console, print_json, user_errors
-from narvik.kpi.facility_io import write_facility_year
-from narvik.kpi.facility_year import FacilityYear, run_facility_year
-from narvik.physics.weather import builtin_weather, read_epw
-from narvik.site import DEFAULT_SITE, load_physical_site
+from narvik.cli.defaults import DEFAULT_SITE
+
+if TYPE_CHECKING:
+    from narvik.kpi.facility_year import FacilityYear
 
 app = typer.Typer(help="Facility physics studies.", no_args_is_help=True)
 
@@ -30,6 +30,11 @@ def year(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ) -> None:
     """Energy, peak power against the grid cap, PUE/REF/ERF/CUE/WUE and heat reuse for a year."""
+    from narvik.kpi.facility_io import write_facility_year
+    from narvik.kpi.facility_year import run_facility_year
+    from narvik.physics.weather import builtin_weather, read_epw
+    from narvik.site import load_physical_site
+
     with user_errors():
         loaded = load_physical_site(site)
         wx = read_epw(weather) if weather else builtin_weather(loaded.location.climate, seed)
@@ -60,6 +65,8 @@ def result_document(result: FacilityYear, reporting_year: int) -> dict[str, obje
 
 
 def _print(result: FacilityYear, doc: dict[str, object]) -> None:
+    from rich.table import Table
+
     t = doc["totals"]
     assert isinstance(t, dict)
     console.print(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from narvik import __version__
-
 app = typer.Typer(
     name="narvik",
     help="Stargate Norway in software: digital twin and power-aware GPU scheduler.",
@@ -16,6 +14,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from narvik import __version__
+
         typer.echo(f"narvik {__version__}")
         raise typer.Exit()
 

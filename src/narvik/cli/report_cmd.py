@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from narvik.cli.common import user_errors
-from narvik.kpi.report import render_report
 
 
 def report(
@@ -20,6 +19,8 @@ def report(
     ),
 ) -> None:
     """Re-render DIR/report.html from summary.json, jobs.parquet and timeseries.parquet."""
+    from narvik.kpi.report import render_report
+
     with user_errors():
         path = render_report(run_dir)
     typer.echo(str(path))

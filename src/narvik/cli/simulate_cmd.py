@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from narvik.cli.common import console, err_console, print_json, user_errors
-from narvik.kpi.run_outputs import run_summary, write_run
-from narvik.scenario import DEFAULT_SCENARIO, load_scenario, run_scenario
-from narvik.units import SECONDS_PER_DAY
+from narvik.cli.defaults import DEFAULT_SCENARIO
 
 
 def simulate(
@@ -29,6 +26,12 @@ def simulate(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Simulate a scenario; write summary.json, jobs.parquet, timeseries.parquet, report.html."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from narvik.kpi.run_outputs import run_summary, write_run
+    from narvik.scenario import load_scenario, run_scenario
+    from narvik.units import SECONDS_PER_DAY
+
     with user_errors():
         spec = load_scenario(scenario).with_overrides(
             site=site,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from rich.table import Table
 
 from narvik.cli.common import console, print_json, user_errors
-from narvik.site import DEFAULT_SITE, FlatPool, Site, fleet_summary, load_site
+from narvik.cli.defaults import DEFAULT_SITE
+
+if TYPE_CHECKING:
+    from narvik.site import Site
 
 app = typer.Typer(help="Inspect sites.", no_args_is_help=True)
 
@@ -17,6 +21,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Print GPUs by model, racks, halls, phases, power at full load, cooling and offtakers."""
+    from narvik.site import FlatPool, load_site
+
     with user_errors():
         loaded = load_site(site)
     if isinstance(loaded, FlatPool):
@@ -32,6 +38,8 @@ def show(
 
 
 def _site_json(site: Site) -> dict[str, object]:
+    from narvik.site import fleet_summary
+
     data = site.model_dump(mode="json")
     data["fleet_by_phase"] = [
         {
@@ -51,6 +59,10 @@ def _site_json(site: Site) -> dict[str, object]:
 
 
 def _print_site(site: Site) -> None:
+    from rich.table import Table
+
+    from narvik.site import fleet_summary
+
     loc = site.location
     console.print(f"[bold]{site.name}[/]: {loc.name} ({loc.latitude_deg} N, {loc.longitude_deg} E)")
     if site.description:
