@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from narvik.engine import HallSpec
 from narvik.physics.weather import Weather, builtin_weather, read_epw
 from narvik.sched.registry import policy_names
 from narvik.sim.flat import FlatResult
@@ -30,7 +31,7 @@ from narvik.sim.site_run import (
     schedule_jobs,
     simulate_on_site,
 )
-from narvik.sim.tenancy_setup import build_setup, tenant_indices
+from narvik.sim.tenancy_setup import build_setup, flat_halls, site_halls, tenant_indices
 from narvik.sim.tenancy_sim import TenancyResult
 from narvik.site import FlatPool, Site, load_site
 from narvik.site.fleet import fleet_summary
@@ -231,28 +232,7 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
     site = load_site(spec.resolve(spec.site) if spec.site.endswith(".toml") else spec.site)
     report = progress or (lambda stage, done, total: None)
     if isinstance(site, FlatPool):
-        report("workload", 0, 1)
-        jobs, skipped = load_workload(spec, site.n_gpus, domain_gpus=1)
-        total = spec.span_s or float(jobs.submit_s.max(initial=0.0))
-        report("simulate", 0, total)
-        sched = schedule_jobs(
-            jobs,
-            site.n_gpus,
-            spec.policy,
-            until_s=spec.span_s,
-            tenancy=_tenancy_inputs(spec, jobs, ["pool"], [site.n_gpus], None, None, None),
-            progress=lambda t: report("simulate", t, total),
-        )
-        span = spec.span_s if spec.span_s is not None else run_end_s(sched, 1.0)
-        return Results(
-            spec=spec,
-            site=site,
-            jobs=sched.jobs,
-            schedule=sched,
-            skipped=_with_after_span(skipped, jobs, sched),
-            steps=None,
-            span_s=span,
-        )
+        return _run_flat(spec, site, report)
     weather = (
         read_epw(spec.resolve(spec.weather))
         if spec.weather
@@ -263,20 +243,19 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
     report("workload", 0, 1)
     jobs, skipped = load_workload(spec, n_gpus, site.rack_types[0].nvlink_domain_gpus)
     check_against_site(spec, site, phase)
-    halls = site.halls_online(phase)
-    hall_gpus = [h.racks * site.rack_type(h.rack_type).gpus_per_rack for h in halls]
-    tenancy = _tenancy_inputs(spec, jobs, [h.name for h in halls], hall_gpus, site, phase, weather)
+    halls = site_halls(site, spec.start_date, spec.phase)
+    inputs = _pool_inputs(spec, jobs, halls, site, weather)
     run = simulate_on_site(
         site,
-        phase,
         jobs,
         spec.policy,
+        inputs,
         weather=weather,
         start_date=spec.start_date,
         span_s=spec.span_s,
+        phase=spec.phase,
         step_s=spec.step_s,
         busy_gpu_utilization=spec.busy_gpu_utilization,
-        tenancy=tenancy,
         progress=lambda stage, done, total: report(stage, done, total),
     )
     return Results(
@@ -293,37 +272,68 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
     )
 
 
-def _with_after_span(skipped: dict[str, int], jobs: JobTable, sched: FlatResult) -> dict[str, int]:
+def _run_flat(spec: ScenarioSpec, site: FlatPool, report: Progress) -> Results:
+    """``flat:N``: the exact reference replays of fcfs/easy, or the engine for narvik."""
+    report("workload", 0, 1)
+    jobs, skipped = load_workload(spec, site.n_gpus, domain_gpus=1)
+    total = spec.span_s or float(jobs.submit_s.max(initial=0.0))
+    report("simulate", 0, total)
+    inputs = (
+        _pool_inputs(spec, jobs, flat_halls(site.n_gpus), None, None)
+        if spec.policy == "narvik"
+        else None
+    )
+    sched = schedule_jobs(
+        jobs,
+        site.n_gpus,
+        spec.policy,
+        until_s=spec.span_s,
+        tenancy=inputs,
+        progress=lambda t: report("simulate", t, total),
+    )
+    span = spec.span_s if spec.span_s is not None else run_end_s(sched, 1.0)
+    return Results(
+        spec=spec,
+        site=site,
+        jobs=sched.jobs,
+        schedule=sched,
+        skipped=_with_after_span(skipped, jobs, sched),
+        steps=None,
+        span_s=span,
+    )
+
+
+def _with_after_span(
+    skipped: dict[str, int], jobs: JobTable, sched: FlatResult | TenancyResult
+) -> dict[str, int]:
     """Jobs submitted after the simulated span are not part of the run; say how many."""
     after = len(jobs) - len(sched.jobs)
     return {**skipped, "after_span": after} if after else dict(skipped)
 
 
-def _tenancy_inputs(
+def _pool_inputs(
     spec: ScenarioSpec,
     jobs: JobTable,
-    hall_names: list[str],
-    hall_gpus: list[int],
+    halls: tuple[HallSpec, ...],
     site: Site | None,
-    phase: str | None,
     weather: Weather | None,
-) -> TenancyInputs | None:
-    if spec.policy != "narvik" or spec.tenancy is None:
-        return None
-    index, has_other = tenant_indices(jobs, spec.tenancy)
+) -> TenancyInputs:
+    tenancy = spec.tenancy
+    if spec.policy == "narvik" and tenancy is None:
+        raise ScenarioError("policy: narvik needs a tenancy ([tenancy] in the scenario)")
+    index, has_other = tenant_indices(jobs, tenancy)
     last_s = spec.span_s or float(jobs.submit_s.max(initial=0.0) + jobs.runtime_s.sum())
     hours = int(last_s // 3600) + 2
     setup = build_setup(
-        tenancy=spec.tenancy,
-        hall_names=hall_names,
-        hall_gpus=hall_gpus,
+        tenancy=tenancy,
+        halls=halls,
         start_date=spec.start_date,
         hours=hours,
-        reservations=spec.reservations,
+        reservations=spec.reservations if tenancy else (),
         events=spec.events,
         with_other=has_other,
         site=site,
-        phase=phase,
+        phase=spec.phase,
         weather=weather,
         busy_gpu_utilization=spec.busy_gpu_utilization,
     )

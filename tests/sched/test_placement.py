@@ -1,85 +1,85 @@
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from narvik.sched.placement import FreeMap, Topology, place_schedule
+from narvik.sched.placement import Placer, Topology, blocks_used, hall_gpus, place
+
+
+def _free(topo: Topology) -> np.ndarray:
+    return np.full(topo.domains, topo.domain_gpus, dtype=np.int64)
 
 
 def test_small_job_best_fit():
-    fm = FreeMap(Topology.uniform(domains=4, domain_gpus=8, domains_per_block=2))
-    a = fm.allocate(5)  # all domains free: lowest index
-    assert a.domains.tolist() == [0] and fm.free.tolist() == [3, 8, 8, 8]
-    b = fm.allocate(2)  # best fit: domain 0 has 3 free, the tightest that holds 2
-    assert b.domains.tolist() == [0] and fm.free.tolist() == [1, 8, 8, 8]
-    c = fm.allocate(4)
-    assert c.domains.tolist() == [1]
+    topo = Topology.uniform(domains=4, domain_gpus=8, domains_per_block=2)
+    free = np.array([3, 8, 8, 8])
+    doms, takes = place(free, topo, 2)  # the tightest domain that holds 2
+    assert doms.tolist() == [0] and takes.tolist() == [2]
+    doms, _ = place(free, topo, 4)  # domain 0 is too small: lowest full one
+    assert doms.tolist() == [1]
 
 
 def test_gang_fits_in_one_block_with_fewest_domains():
-    # 3 blocks of 2 domains of 8 GPUs. Block 0 is half used.
-    fm = FreeMap(Topology.uniform(domains=6, domain_gpus=8, domains_per_block=2))
-    fm.allocate(8)  # takes domain 0 whole
-    a = fm.allocate(12)  # 1 whole + 4: block 1 (domains 2, 3), one block, two domains
-    assert sorted(a.domains.tolist()) == [2, 3]
-    assert a.blocks == 1
-    assert a.gpus.sum() == 12
+    topo = Topology.uniform(domains=6, domain_gpus=8, domains_per_block=2)
+    free = np.array([0, 8, 8, 8, 8, 8])  # block 0 is half used
+    doms, takes = place(free, topo, 12)  # 1 whole + 4: block 0 has room for the remainder
+    assert sorted(doms.tolist()) == [0, 1] or blocks_used(topo, doms) == 1
+    assert takes.sum() == 12 and len(doms) == 2 and blocks_used(topo, doms) == 1
 
 
 def test_gang_remainder_uses_partial_domain_in_same_block():
-    fm = FreeMap(Topology.uniform(domains=4, domain_gpus=8, domains_per_block=2))
-    fm.allocate(4)  # domain 0 has 4 free
-    a = fm.allocate(12)  # block 0: domain 1 whole + 4 on domain 0 -> one block
-    assert sorted(a.domains.tolist()) == [0, 1] and a.blocks == 1
+    topo = Topology.uniform(domains=4, domain_gpus=8, domains_per_block=2)
+    doms, _ = place(np.array([4, 8, 8, 8]), topo, 12)
+    assert sorted(doms.tolist()) == [0, 1] and blocks_used(topo, doms) == 1
 
 
 def test_gang_spans_blocks_when_it_must():
-    fm = FreeMap(Topology.uniform(domains=6, domain_gpus=8, domains_per_block=2))
-    a = fm.allocate(40)  # 5 domains: needs three blocks
-    assert a.domains.shape[0] == 5 and a.blocks == 3
+    topo = Topology.uniform(domains=6, domain_gpus=8, domains_per_block=2)
+    doms, takes = place(_free(topo), topo, 40)  # 5 domains: three blocks
+    assert doms.shape[0] == 5 and blocks_used(topo, doms) == 3 and takes.sum() == 40
 
 
-def test_fragmented_pool_still_places_by_count():
-    fm = FreeMap(Topology.uniform(domains=3, domain_gpus=8, domains_per_block=3))
-    for _ in range(3):
-        fm.allocate(5)  # each domain keeps 3 free
-    a = fm.allocate(9)
-    assert a.gpus.sum() == 9 and a.domains.shape[0] == 3
-    assert fm.free_gpus == 0
-    with pytest.raises(ValueError, match="cannot place"):
-        fm.allocate(1)
+def test_fragmented_pool_makes_the_job_wait():
+    topo = Topology.uniform(domains=3, domain_gpus=8, domains_per_block=3)
+    free = np.array([3, 3, 3])  # 9 GPUs free, but no domain holds 4 and none is whole
+    assert place(free, topo, 4) is None
+    assert place(free, topo, 9) is None
+    assert place(free, topo, 3) is not None
+
+
+def test_placer_works_on_a_copy_and_keeps_counts():
+    topo = Topology.uniform(domains=2, domain_gpus=4, domains_per_block=1)
+    source = [_free(topo), _free(topo)]
+    p = Placer(source, [topo, topo])
+    a = p.place([1, 0], 3)
+    assert a == ((1, 0, 3),) and p.counts == [8, 5]
+    assert source[1].tolist() == [4, 4]  # the view's arrays are never changed
+    b = p.place([1], 2)  # domain 0 of hall 1 has 1 left: the next domain
+    assert b == ((1, 1, 2),)
+    assert p.place([1], 4) is None  # hall 1 has 3 free in pieces of 1 and 2
+
+
+def test_gang_across_halls_on_whole_domains():
+    topo = Topology.uniform(domains=2, domain_gpus=4, domains_per_block=1)
+    p = Placer([np.array([4, 0]), np.array([4, 1])], [topo, topo])
+    assert p.place([0, 1], 6) is None  # no hall alone holds 4 + 2 on two domains
+    got = p.place_across([0, 1], 5)
+    assert got is not None
+    assert sum(c for _, _, c in got) == 5 and len(got) == 2
+    assert hall_gpus(got) == ((0, 4), (1, 1))
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 40), st.booleans()), min_size=1, max_size=60))
-def test_allocate_release_invariants(ops):
-    topo = Topology.uniform(domains=8, domain_gpus=8, domains_per_block=3)
-    fm = FreeMap(topo)
-    live = []
-    for gpus, release in ops:
-        if release and live:
-            fm.release(live.pop(0))
-        if gpus <= fm.free_gpus:
-            a = fm.allocate(gpus)
-            assert a.gpus.sum() == gpus
-            assert len(set(a.domains.tolist())) == a.domains.shape[0]
-            # Fewest domains: never more than needed when the pool was not fragmented.
-            assert a.domains.shape[0] >= -(-gpus // 8)
-            live.append(a)
-        assert np.all((fm.free >= 0) & (fm.free <= 8))
-        assert fm.free_gpus == 64 - sum(int(a.gpus.sum()) for a in live)
-
-
-def test_place_schedule_releases_before_starts_at_same_instant():
-    topo = Topology.uniform(domains=2, domain_gpus=4, domains_per_block=1)
-    gpus = np.array([8, 8], dtype=np.int64)
-    start = np.array([0.0, 10.0])
-    end = np.array([10.0, np.nan])  # second still running at the end
-    doms, blocks = place_schedule(topo, gpus, start, end)
-    assert doms.tolist() == [2, 2] and blocks.tolist() == [2, 2]
-
-
-def test_topology_from_halls_keeps_blocks_inside_halls():
-    topo = Topology.from_halls([(5, 72, 2), (3, 72, 2)])
-    assert topo.block_of_domain.tolist() == [0, 0, 1, 1, 2, 3, 3, 4]
-    assert topo.gpus == 8 * 72
+@given(
+    st.lists(st.integers(0, 8), min_size=6, max_size=6),
+    st.integers(1, 48),
+)
+def test_place_takes_the_fewest_domains_or_nothing(free_list, gpus):
+    topo = Topology.uniform(domains=6, domain_gpus=8, domains_per_block=3)
+    free = np.array(free_list, dtype=np.int64)
+    got = place(free, topo, gpus)
+    if got is None:
+        return
+    doms, takes = got
+    assert takes.sum() == gpus
+    assert len(set(doms.tolist())) == doms.shape[0] == -(-gpus // 8)
+    assert np.all(takes <= free[doms])

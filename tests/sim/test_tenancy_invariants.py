@@ -7,8 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from narvik.engine import HallSpec
+from narvik.sched.placement import Topology
 from narvik.sim.tenancy_setup import build_setup
-from narvik.sim.tenancy_sim import simulate_tenancy
+from narvik.sim.tenancy_sim import HourlyPower, simulate_tenancy
 from narvik.workload.job import JobTable
 from narvik.workload.tenancy import Tenancy
 
@@ -98,10 +100,13 @@ def _run(jobs_spec, quota_a, quota_b, confine_b, reservation, curtail, budget_w=
     from narvik.sim.tenancy_setup import tenant_indices
 
     index, other = tenant_indices(jobs, tenancy)
+    # Domains of one GPU: placement is never the constraint here (tests/sched covers it).
+    halls = tuple(
+        HallSpec(name, Topology.uniform(g, 1, g)) for name, g in zip(HALLS, HALL_GPUS, strict=True)
+    )
     setup = build_setup(
         tenancy=tenancy,
-        hall_names=HALLS,
-        hall_gpus=HALL_GPUS,
+        halls=halls,
         start_date=dt.date(2027, 1, 1),
         hours=400,
         reservations=res,
@@ -113,17 +118,9 @@ def _run(jobs_spec, quota_a, quota_b, confine_b, reservation, curtail, budget_w=
         from dataclasses import replace
 
         normal = np.full(400, budget_w or 1e9)
-        curtailed = tuple(np.full(400, 1_000.0 + 24 * 1_000.0) for _ in events)
-        setup = replace(
-            setup,
-            power=replace(
-                setup.power,
-                idle_it_power_w=1_000.0,
-                busy_gpu_power_w=1_000.0,
-                it_budget_w=normal,
-                curtailed_it_budget_w=curtailed,
-            ),
-        )
+        curtailed = {c.shed_mw * 1e6: np.full(400, 1_000.0 + 24 * 1_000.0) for c in events}
+        power = HourlyPower(np.full(400, 1_000.0), np.full(400, 1_000.0), normal, curtailed)
+        setup = replace(setup, power=power)
     return jobs, setup, simulate_tenancy(jobs, index, setup, until_s=None)
 
 

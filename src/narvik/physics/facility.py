@@ -8,7 +8,9 @@ vectorised over the series. It holds no state between calls.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -311,3 +313,27 @@ def it_power_budget_w(
         hi = np.where(fits, hi, mid)
     u = np.where(full_fits, 1.0, lo)
     return model.it_power_w(u)
+
+
+def concat_hours(parts: list[FacilityHours]) -> FacilityHours:
+    """Series of consecutive spans (for instance the phases of a build-out) as one.
+
+    Arrays are joined along their last (step) axis; ``grid_capacity_w`` is the first
+    span's (the per-step cap is the caller's to keep)."""
+    if len(parts) == 1:
+        return parts[0]
+    return _concat(parts)  # type: ignore[no-any-return]
+
+
+def _concat(parts: list[Any]) -> Any:
+    first = parts[0]
+    if isinstance(first, np.ndarray):
+        return np.concatenate(parts, axis=-1)
+    if dataclasses.is_dataclass(first):
+        return type(first)(
+            **{
+                f.name: _concat([getattr(p, f.name) for p in parts])
+                for f in dataclasses.fields(first)
+            }
+        )
+    return first

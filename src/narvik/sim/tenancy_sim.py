@@ -1,96 +1,92 @@
-"""The multi-tenant, power-aware simulation: the narvik policy driven by virtual time.
+"""The pool simulation: the engine (:mod:`narvik.engine`) driven by virtual time.
 
-A discrete-event loop in the style of :mod:`narvik.sim.kernel` (a heap of
-``(time, order, seq, event)``): at one instant job ends come first, then
-preemptions falling due, then system events (hour ticks of the power budget,
-quota ramps, reservation windows, curtailments), then arrivals in trace order,
-then one pass of the policy (:class:`narvik.sched.narvik_policy.NarvikPolicy`),
-whose decisions the loop applies.
-
-Work model: a job needs ``runtime_s`` of work at full speed. Power-capped GPUs
-run at :func:`narvik.physics.it_power.capped_throughput_fraction` of full speed.
-Jobs checkpoint every ``checkpoint_interval_s`` of work; a preempted job keeps
-the work up to its last checkpoint and loses the rest (counted), then waits
-again in its tenant's queue.
+A thin driver on the DES kernel (:mod:`narvik.sim.kernel`): arrivals (one kernel event
+per distinct submit instant, scheduled one ahead), the engine's own instants (phases
+online, bookings, curtailments, quota steps), hour ticks of the power budget and the
+engine's next job stop (one cancellable wake-up) each ask for a pass at their instant;
+the pass (:meth:`narvik.engine.Pool.step`) runs once per instant, after every event of
+that instant. The driver records what the engine did; it keeps no state of the pool.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from bisect import bisect_left, insort
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from narvik.physics.it_power import capped_throughput_fraction
-from narvik.sched.narvik_policy import (
-    NarvikPolicy,
-    PoolView,
-    RunningView,
-    TenantView,
-    hall_pressure,
+from narvik.engine import (
+    CurtailmentSpec,
+    HallSpec,
+    PassOutcome,
+    Pool,
+    PowerModel,
+    ReservationSpec,
+    Rules,
+    TenantSpec,
 )
+from narvik.sched.registry import get_pool_policy
+from narvik.sched.view import WaitingJob
 from narvik.sim.flat import COMPLETED, PENDING, REJECTED, RUNNING, JobStates
+from narvik.sim.kernel import ORDER_ARRIVAL, ORDER_END, ORDER_SCHEDULE, Kernel
 from narvik.workload.job import JobTable
 
-END, PREEMPT, SYSTEM = 0, 1, 2
-TICK, QUOTA, RES_START, RES_END, CURT_START, CURT_END = range(6)
+
+@dataclass(frozen=True)
+class HourlyPower:
+    """The facility's power figures hour by hour of the run (a :class:`PowerModel`)."""
+
+    idle_w: NDArray[np.float64]
+    """IT power of the idle online fleet, per hour."""
+    busy_w: NDArray[np.float64]
+    """Added IT power of one busy GPU at full cap, per hour."""
+    budget_w: NDArray[np.float64]
+    """IT power budget, per hour."""
+    curtailed_budget_w: dict[float, NDArray[np.float64]] = field(default_factory=dict)
+    """By power shed (W): the budget with the grid cap lowered by it, per hour."""
+
+    def _hour(self, t_s: float) -> int:
+        return min(max(int(t_s // 3600.0), 0), self.budget_w.shape[0] - 1)
+
+    def gpu_power_w(self, t_s: float) -> tuple[float, float]:
+        h = self._hour(t_s)
+        return float(self.idle_w[h]), float(self.busy_w[h])
+
+    def it_budget_w(self, t_s: float, shed_w: float) -> float:
+        h = self._hour(t_s)
+        if shed_w > 0 and shed_w in self.curtailed_budget_w:
+            return float(self.curtailed_budget_w[shed_w][h])
+        return float(self.budget_w[h])
+
+    @property
+    def hours(self) -> int:
+        return int(self.budget_w.shape[0])
 
 
 @dataclass(frozen=True)
-class TenantSetup:
-    name: str
-    tier: str
-    tier_priority: int
-    quota_steps: tuple[tuple[float, int], ...]
-    """(from t_s, guaranteed GPUs)."""
-    max_borrow_gpus: int
-    lends: bool
-    weight: float
-    allowed_halls: tuple[int, ...]
+class PoolSetup:
+    """Everything a simulated pool needs, in seconds and W."""
 
+    halls: tuple[HallSpec, ...]
+    tenants: tuple[TenantSpec, ...]
+    tenant_tiers: tuple[str, ...]
+    reservations: tuple[ReservationSpec, ...]
+    curtailments: tuple[CurtailmentSpec, ...]
+    rules: Rules
+    power: PowerModel
+    hour_ticks: bool = True
+    """Run a pass every hour (the budget changes with the weather)."""
 
-@dataclass(frozen=True)
-class ReservationSetup:
-    tenant: int
-    gpus: int
-    start_s: float
-    end_s: float
+    @property
+    def hall_gpus(self) -> tuple[int, ...]:
+        return tuple(h.gpus for h in self.halls)
 
-
-@dataclass(frozen=True)
-class CurtailmentSetup:
-    start_s: float
-    end_s: float
-    shed_w: float
-    deadline_s: float
-
-
-@dataclass(frozen=True)
-class PowerSetup:
-    idle_it_power_w: float
-    busy_gpu_power_w: float
-    it_budget_w: NDArray[np.float64]
-    """Per hour of the run."""
-    curtailed_it_budget_w: tuple[NDArray[np.float64], ...]
-    """Per curtailment, per hour of the run: the budget with the cap lowered by the shed."""
-
-
-@dataclass(frozen=True)
-class TenancySetup:
-    hall_gpus: tuple[int, ...]
-    tenants: tuple[TenantSetup, ...]
-    reservations: tuple[ReservationSetup, ...]
-    curtailments: tuple[CurtailmentSetup, ...]
-    power: PowerSetup
-    grace_period_s: float
-    checkpoint_interval_s: float
-    fair_share_half_life_s: float
-    backfill_depth: int
-    min_cap_fraction: float
+    def pool(self) -> Pool:
+        return Pool(
+            self.halls, self.tenants, self.rules, self.power, self.reservations, self.curtailments
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +105,9 @@ class TenancyResult(JobStates):
     fit_since_s: NDArray[np.float64]
     """First instant the job fit its tenant's unused guarantee at a pass (NaN: never)."""
     tenant_index: NDArray[np.int64]
+    nvlink_domains: NDArray[np.int64]
+    """NVLink domains of the job's first placement (0: never started)."""
+    network_blocks: NDArray[np.int64]
     seg_job: NDArray[np.int64]
     seg_start_s: NDArray[np.float64]
     seg_end_s: NDArray[np.float64]
@@ -116,545 +115,274 @@ class TenancyResult(JobStates):
     seg_hall: NDArray[np.int64]
     seg_borrowed: NDArray[np.bool_]
     t_s: NDArray[np.float64]
+    """Instant of every pass; the other series hold the state after it."""
     gpus_busy: NDArray[np.int64]
     it_power_w: NDArray[np.float64]
-    """Predicted IT power after each pass."""
+    """IT power after each pass (idle fleet plus busy GPUs at the power cap)."""
     it_budget_w: NDArray[np.float64]
     cap_fraction: NDArray[np.float64]
+    shed_w: NDArray[np.float64]
+    """Power the active curtailments shed from the grid cap."""
+    gpus_online: NDArray[np.int64]
     curtailments: list[dict[str, float | bool | int]]
     reservations: list[dict[str, float | bool | int]]
     until_s: float | None = None
 
 
-@dataclass
-class _Run:
-    view: RunningView
-    seg_start: float
-    t_upd: float
-    done_s: float
-    rate: float
-    hall_alloc: tuple[tuple[int, int], ...]
-    preempt_for: int = -1
+class _Recorder:
+    """What the driver keeps of each pass, as lists (arrays at the end)."""
 
+    def __init__(self, n: int, setup: PoolSetup) -> None:
+        self.first = [math.nan] * n
+        self.final = [math.nan] * n
+        self.preemptions = [0] * n
+        self.lost = [0.0] * n
+        self.fits = [False] * n
+        self.fit_since = [math.nan] * n
+        self.rejected = [False] * n
+        self.domains = [0] * n
+        self.blocks = [0] * n
+        self.segs: list[tuple[int, float, float, int, int, bool]] = []
+        self.series: tuple[list[float], ...] = ([], [], [], [], [], [], [])
+        self.curt = [_curtailment_row(c) for c in setup.curtailments]
+        self.res = [_reservation_row(r) for r in setup.reservations]
+        self.setup = setup
 
-@dataclass
-class _PassSeries:
-    """What every scheduling pass leaves: time, busy GPUs, predicted IT power, budget, cap."""
+    def record(self, out: PassOutcome, pool: Pool) -> None:
+        for s in out.stops:
+            j = s.job
+            for h, c in j.view.halls:
+                self.segs.append((j.key, j.stint_start_s, s.at_s, c, h, j.borrowed))
+            if s.outcome == "preempted":
+                self.preemptions[j.key] += 1
+                self.lost[j.key] += s.lost_gpu_s
+            else:
+                self.final[j.key] = s.at_s
+        for j in out.starts:
+            if self.first[j.key] != self.first[j.key]:
+                self.first[j.key] = out.now_s
+                self.domains[j.key] = len(j.placement)
+                self.blocks[j.key] = len(
+                    {(h, int(pool.topologies[h].block_of_domain[d])) for h, d, _ in j.placement}
+                )
+        for key in out.fitting:
+            self.fit_since[key] = out.now_s
+        self._power(out, pool)
+        for i in out.opened_short:
+            self.res[i]["honoured"] = False
+        for i, have in out.booking_available.items():
+            row = self.res[i]
+            row["min_available_gpus"] = min(int(row["min_available_gpus"]), have)
+        for series, value in zip(
+            self.series,
+            (out.now_s, out.busy_gpus, out.it_power_w, out.it_budget_w, out.cap_fraction,
+             out.shed_w, sum(pool.capacity)),
+            strict=True,
+        ):  # fmt: skip
+            series.append(value)
 
-    t_s: list[float] = field(default_factory=list)
-    gpus_busy: list[int] = field(default_factory=list)
-    it_power_w: list[float] = field(default_factory=list)
-    it_budget_w: list[float] = field(default_factory=list)
-    cap_fraction: list[float] = field(default_factory=list)
-
-    def record(self, t: float, busy: int, it_w: float, budget_w: float, cap: float) -> None:
-        self.t_s.append(t)
-        self.gpus_busy.append(busy)
-        self.it_power_w.append(it_w)
-        self.it_budget_w.append(budget_w)
-        self.cap_fraction.append(cap)
+    def _power(self, out: PassOutcome, pool: Pool) -> None:
+        t = out.now_s
+        for i, c in enumerate(self.setup.curtailments):
+            if not c.start_s <= t < c.end_s:
+                continue
+            row = self.curt[i]
+            row["preempted_jobs"] = int(row["preempted_jobs"]) + sum(
+                1 for _, _, owner in out.notices if owner < 0
+            )
+            row["min_gpu_cap_fraction"] = min(float(row["min_gpu_cap_fraction"]), out.cap_fraction)
+            if t >= c.start_s + c.deadline_s and out.it_power_w > out.it_budget_w + 1e-6:
+                row["met"] = False
+                row["max_excess_w"] = max(
+                    float(row["max_excess_w"]), out.it_power_w - out.it_budget_w
+                )
 
 
 def simulate_tenancy(
     jobs: JobTable,
     tenant_index: NDArray[np.int64],
-    setup: TenancySetup,
+    setup: PoolSetup,
     *,
     until_s: float | None,
+    policy: str = "narvik",
     progress: Callable[[float], None] | None = None,
 ) -> TenancyResult:
-    """Run ``jobs`` (sorted by submit time) under the narvik policy until ``until_s``."""
+    """Run ``jobs`` (sorted by submit time) on the pool until ``until_s`` (None: all done)."""
     if until_s is not None:
         keep = jobs.submit_s <= until_s
         jobs = jobs.take(keep)
         tenant_index = tenant_index[keep]
-    n = len(jobs)
-    sub = jobs.submit_s.tolist()
-    g = jobs.gpus.tolist()
-    rt = jobs.runtime_s.tolist()
-    est = jobs.estimate_s().tolist()
-    tj = tenant_index.tolist()
-    n_gpus = sum(setup.hall_gpus)
-    tenants = setup.tenants
-    n_t = len(tenants)
-    policy = NarvikPolicy()
-    horizon = math.inf if until_s is None else float(until_s)
-    power = setup.power
-    hours = power.it_budget_w.shape[0]
+    pool = setup.pool()
+    rec = _Recorder(len(jobs), setup)
+    driver = _Driver(pool, get_pool_policy(policy), jobs, tenant_index, rec, progress)
+    driver.run(setup, until_s)
+    return _result(jobs, tenant_index, rec, pool, policy, until_s)
 
-    tviews = [
-        TenantView(
-            index=i,
-            tier_priority=t.tier_priority,
-            quota_gpus=_quota_at(t.quota_steps, 0.0),
-            reserved_gpus=0,
-            used_guaranteed=0,
-            used_borrowed=0,
-            max_borrow_gpus=t.max_borrow_gpus,
-            lends=t.lends,
-            fair_share_key=0.0,
-            allowed_halls=t.allowed_halls,
-            queue=[],
+
+class _Driver:
+    """Kernel events that ask for one pass per instant."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        policy: object,
+        jobs: JobTable,
+        tenant_index: NDArray[np.int64],
+        rec: _Recorder,
+        progress: Callable[[float], None] | None,
+    ) -> None:
+        self.pool, self.policy, self.rec, self.progress = pool, policy, rec, progress
+        self.kernel = Kernel()
+        self.sub = jobs.submit_s.tolist()
+        self.cols = (
+            tenant_index.tolist(),
+            jobs.gpus.tolist(),
+            jobs.runtime_s.tolist(),
+            jobs.estimate_s().tolist(),
         )
-        for i, t in enumerate(tenants)
-    ]
-    usage = [0.0] * n_t
-    last_usage_t = 0.0
-    decay = math.log(2.0) / setup.fair_share_half_life_s
+        self.next_job = 0
+        self.arrivals: list[WaitingJob] = []
+        self.pass_at = -math.inf
+        self.wake: tuple[float, int] | None = None
+        self.passes = 0
 
-    running: dict[int, _Run] = {}
-    rviews: dict[int, RunningView] = {}
-    est_keys: list[float] = []
-    est_gpus: dict[float, int] = {}
-    free = list(setup.hall_gpus)
-    busy = 0
-    cap = 1.0
-    rate = 1.0
-    saved = [0.0] * n
-    first_start = [math.nan] * n
-    final_end = [math.nan] * n
-    preemptions = [0] * n
-    lost = [0.0] * n
-    fits_g = [False] * n
-    fit_since = [math.nan] * n
-    versions = [0] * n  # END events: bumped whenever a job is re-timed (power caps)
-    stints = [0] * n  # PREEMPT events: bumped only when a job starts or stops
-    segs: list[tuple[int, float, float, int, int, bool]] = []
-    series = _PassSeries()
-    active_res: list[int] = []
-    curt_active: list[int] = []
-    curt_out = [
-        {
-            "start_s": c.start_s,
-            "deadline_s": c.start_s + c.deadline_s,
-            "end_s": c.end_s,
-            "shed_w": c.shed_w,
-            "met": True,
-            "max_excess_w": 0.0,
-            "min_gpu_cap_fraction": 1.0,
-            "preempted_jobs": 0,
-        }
-        for c in setup.curtailments
-    ]
-    res_out = [
-        {
-            "tenant": r.tenant,
-            "gpus": r.gpus,
-            "start_s": r.start_s,
-            "end_s": r.end_s,
-            "honoured": True,
-            "min_available_gpus": r.gpus,
-        }
-        for r in setup.reservations
-    ]
-
-    heap: list[tuple[float, int, int, int, int, int]] = []
-    seq = 0
-
-    def push(t: float, order: int, kind: int, a: int, b: int = 0) -> None:
-        nonlocal seq
-        heapq.heappush(heap, (t, order, seq, kind, a, b))
-        seq += 1
-
-    for h in range(1, hours):
-        push(h * 3600.0, SYSTEM, TICK, h)
-    for i, t in enumerate(tenants):
-        for start, _ in t.quota_steps:
-            if start > 0:
-                push(start, SYSTEM, QUOTA, i)
-    for i, r in enumerate(setup.reservations):
-        push(r.start_s, SYSTEM, RES_START, i)
-        push(r.end_s, SYSTEM, RES_END, i)
-    for i, c in enumerate(setup.curtailments):
-        push(c.start_s, SYSTEM, CURT_START, i)
-        push(c.end_s, SYSTEM, CURT_END, i)
-
-    def budget_at(t: float) -> float:
-        hour = min(int(t // 3600.0), hours - 1)
-        b = float(power.it_budget_w[hour])
-        for i in curt_active:
-            b = min(b, float(power.curtailed_it_budget_w[i][hour]))
-        return b
-
-    def add_est(e: float, gj: int) -> None:
-        if e in est_gpus:
-            est_gpus[e] += gj
-        else:
-            est_gpus[e] = gj
-            insort(est_keys, e)
-
-    def drop_est(e: float, gj: int) -> None:
-        c = est_gpus[e] - gj
-        if c:
-            est_gpus[e] = c
-        else:
-            del est_gpus[e]
-            del est_keys[bisect_left(est_keys, e)]
-
-    def start_job(j: int, t: float, borrowed: bool, alloc: tuple[tuple[int, int], ...]) -> None:
-        nonlocal busy
-        gj = g[j]
-        for h, c in alloc:
-            free[h] -= c
-        busy += gj
-        ti = tj[j]
-        tv = tviews[ti]
-        if borrowed:
-            tv.used_borrowed += gj
-        else:
-            tv.used_guaranteed += gj
-            tv.earmarked_gpus = max(0, tv.earmarked_gpus - gj)
-        q = tv.queue
-        del q[bisect_left(q, j)]
-        if tv.promised and j in tv.promised:
-            tv.promised.remove(j)
-        if math.isnan(first_start[j]):
-            first_start[j] = t
-            if fits_g[j]:
-                pending_fit[ti] -= gj
-        e_est = t + max(est[j] - saved[j], 0.0) / rate
-        view = RunningView(
-            job=j,
-            tenant=ti,
-            tier_priority=tv.tier_priority,
-            gpus=gj,
-            borrowed=borrowed,
-            start_s=t,
-            est_end_s=e_est,
-            halls=alloc,
-            being_preempted=False,
+    def run(self, setup: PoolSetup, until_s: float | None) -> None:
+        k = self.kernel
+        horizon = math.inf if until_s is None else until_s
+        ticks = (
+            setup.power.hours if setup.hour_ticks and isinstance(setup.power, HourlyPower) else 0
         )
-        versions[j] += 1
-        stints[j] += 1
-        running[j] = _Run(view, t, t, saved[j], rate, alloc)
-        rviews[j] = view
-        add_est(e_est, gj)
-        push(t + (rt[j] - saved[j]) / rate, END, 0, j, versions[j])
+        for at in self.pool.instants() + [h * 3600.0 for h in range(ticks)]:
+            if 0.0 <= at <= horizon:
+                k.schedule(at, self.request_pass, ORDER_ARRIVAL)
+        if self.sub:
+            k.schedule(max(self.sub[0], 0.0), self.arrive, ORDER_ARRIVAL)
+        k.run(until_s)
 
-    preempting: set[int] = set()
-    preempting_gpus = [0]
+    def request_pass(self) -> None:
+        now = self.kernel.now_s
+        if self.pass_at != now:
+            self.pass_at = now
+            self.kernel.schedule(now, self.run_pass, ORDER_SCHEDULE)
 
-    def stop_job(j: int, t: float, finished: bool) -> None:
-        nonlocal busy
-        r = running.pop(j)
-        view = rviews.pop(j)
-        if j in preempting:
-            preempting.discard(j)
-            preempting_gpus[0] -= g[j]
-        gj = g[j]
-        for h, c in r.hall_alloc:
-            free[h] += c
-            segs.append((j, r.seg_start, t, c, h, view.borrowed))
-        busy -= gj
-        tv = tviews[view.tenant]
-        if view.borrowed:
-            tv.used_borrowed -= gj
-        else:
-            tv.used_guaranteed -= gj
-        drop_est(view.est_end_s, gj)
-        versions[j] += 1
-        stints[j] += 1
-        if r.preempt_for >= 0:  # reclaimed for a tenant: the GPUs are its own this instant
-            owner = tviews[r.preempt_for]
-            owner.reclaiming_gpus = max(0, owner.reclaiming_gpus - gj)
-            owner.earmarked_gpus += sum(
-                c for h, c in r.hall_alloc if h in tenants[r.preempt_for].allowed_halls
-            )
-        if finished:
-            final_end[j] = t
+    def arrive(self) -> None:
+        now = self.kernel.now_s
+        sub, (ti, g, rt, est) = self.sub, self.cols
+        j = self.next_job
+        while j < len(sub) and sub[j] <= now:
+            self.arrivals.append(WaitingJob(j, ti[j], g[j], rt[j], est[j], sub[j]))
+            j += 1
+        self.next_job = j
+        if j < len(sub):
+            self.kernel.schedule(sub[j], self.arrive, ORDER_ARRIVAL)
+        self.request_pass()
+
+    def run_pass(self) -> None:
+        now = self.kernel.now_s
+        arrivals, self.arrivals = self.arrivals, []
+        out = self.pool.step(now, self.policy, arrivals)
+        for job in arrivals:
+            if self.pool.fits_on_arrival(job.key, job.tenant):
+                self.rec.fits[job.key] = True
+            elif job.key not in self.pool.queued and job.key not in self.pool.running:
+                self.rec.rejected[job.key] = True
+        self.rec.record(out, self.pool)
+        self._rearm(now)
+        self.passes += 1
+        if self.progress is not None and not self.passes & 0xFFFF:
+            self.progress(now)
+
+    def _rearm(self, now: float) -> None:
+        """Keep one wake-up at the pool's next job stop (cancel a stale one)."""
+        due = self.pool.next_due_s()
+        if self.wake is not None and self.wake[0] == due:
             return
-        done = r.done_s + (t - r.t_upd) * r.rate
-        keep = max(
-            saved[j], math.floor(done / setup.checkpoint_interval_s) * setup.checkpoint_interval_s
-        )
-        lost[j] += (done - keep) * gj
-        saved[j] = min(keep, rt[j])
-        preemptions[j] += 1
-        insort(tv.queue, j)
-
-    def set_rate(t: float, new_cap: float) -> None:
-        nonlocal cap, rate
-        if new_cap == cap:
-            return
-        cap = new_cap
-        rate = float(capped_throughput_fraction(cap))
-        est_keys.clear()
-        est_gpus.clear()
-        for j, r in running.items():
-            r.done_s += (t - r.t_upd) * r.rate
-            r.t_upd = t
-            r.rate = rate
-            versions[j] += 1
-            push(t + max(rt[j] - r.done_s, 0.0) / rate, END, 0, j, versions[j])
-            r.view.est_end_s = t + max(est[j] - r.done_s, 0.0) / rate
-            add_est(r.view.est_end_s, g[j])
-
-    res_tenants = sorted({r.tenant for r in setup.reservations})
-
-    def holds() -> int:
-        """GPUs of active reservations not in use by their owners (kept free for them)."""
-        total = 0
-        for ti in res_tenants:
-            tv = tviews[ti]
-            if tv.reserved_gpus:
-                in_res = in_reservation_gpus(tv)
-                total += tv.reserved_gpus - in_res
-        return total
-
-    def honour_reservations(t: float) -> None:
-        """At a window's start, stop others' work still on booked GPUs (overrun estimates)."""
-        short = holds() - sum(free)
-        if short <= 0:
-            return
-        cands = sorted(
-            (r for r in running.values() if r.view.tenant not in res_tenants),
-            key=lambda r: (not r.view.borrowed, -r.view.tier_priority, -r.seg_start, r.view.job),
-        )
-        for r in cands:
-            if short <= 0:
-                break
-            short -= g[r.view.job]
-            stop_job(r.view.job, t, finished=False)
-
-    reach = [sum(setup.hall_gpus[h] for h in t.allowed_halls) for t in tenants]
-    pending_fit = [0] * n_t  # GPUs of queued jobs that fit their tenant's guarantee
-    pressure = hall_pressure(
-        setup.hall_gpus,
-        [(t.allowed_halls, max((q for _, q in t.quota_steps), default=0)) for t in tenants],
-    )
-    too_big = [False] * n
-    i_next = 0
-    next_sub = sub[0] if n else math.inf
-    tick = 0
-    while True:
-        t = heap[0][0] if heap else math.inf
-        if next_sub < t:
-            t = next_sub
-        if t == math.inf or t > horizon:
-            break
-        tick += 1
-        if progress is not None and not tick & 0xFFFF:
-            progress(t)
-        res_started: list[int] = []
-        while heap and heap[0][0] == t:
-            _, order, _, kind, a, b = heapq.heappop(heap)
-            if order == END:
-                if a in running and b == versions[a]:
-                    stop_job(a, t, finished=True)
-            elif order == PREEMPT:
-                if a in running and b == stints[a]:
-                    stop_job(a, t, finished=False)
-            elif kind == QUOTA:
-                tviews[a].quota_gpus = _quota_at(tenants[a].quota_steps, t)
-            elif kind == RES_START:
-                active_res.append(a)
-                tviews[setup.reservations[a].tenant].reserved_gpus += setup.reservations[a].gpus
-                res_started.append(a)
-            elif kind == RES_END:
-                active_res.remove(a)
-                tviews[setup.reservations[a].tenant].reserved_gpus -= setup.reservations[a].gpus
-            elif kind == CURT_START:
-                curt_active.append(a)
-            elif kind == CURT_END:
-                curt_active.remove(a)
-        while next_sub == t:
-            j = i_next
-            ti = tj[j]
-            tv = tviews[ti]
-            if g[j] <= reach[ti]:
-                room = tv.quota_gpus + tv.reserved_gpus - tv.used_guaranteed - pending_fit[ti]
-                if g[j] <= room:
-                    fits_g[j] = True
-                    pending_fit[ti] += g[j]
-                tv.queue.append(j)
-            else:
-                too_big[j] = True
-            i_next += 1
-            next_sub = sub[i_next] if i_next < n else math.inf
-
-        # Fair share: decayed GPU-seconds per tenant over weight.
-        dt_s = t - last_usage_t
-        if dt_s > 0:
-            f = math.exp(-decay * dt_s)
-            for i, tv in enumerate(tviews):
-                usage[i] = usage[i] * f + (tv.used_guaranteed + tv.used_borrowed) * dt_s
-                tv.fair_share_key = usage[i] / tenants[i].weight
-            last_usage_t = t
-
-        if res_started:
-            honour_reservations(t)
-        budget = budget_at(t)
-        hold = holds()
-        view = PoolView(
-            now_s=t,
-            free_by_hall=free,
-            busy_gpus=busy,
-            n_gpus=n_gpus,
-            job_gpus=g,
-            job_estimate_s=est,
-            tenants=tviews,
-            running=rviews,
-            est_end_keys=est_keys,
-            est_end_gpus=est_gpus,
-            idle_it_power_w=power.idle_it_power_w,
-            busy_gpu_power_w=power.busy_gpu_power_w,
-            it_budget_w=budget,
-            cap_fraction=cap,
-            min_cap_fraction=setup.min_cap_fraction,
-            reservation_holds=hold,
-            hall_pressure=pressure,
-            preempting=preempting,
-            preempting_gpus=preempting_gpus[0],
-            fit_since_s=fit_since,
-            grace_period_s=setup.grace_period_s,
-            upcoming=[(r.start_s, r.gpus) for r in setup.reservations if r.start_s > t],
-            backfill_depth=setup.backfill_depth,
-        )
-        decision = policy.decide(view)
-        for j in decision.fitting:
-            if math.isnan(fit_since[j]):
-                fit_since[j] = t
-                tviews[tj[j]].promised.append(j)
-        set_rate(t, decision.cap_fraction)
-        for j, reclaim_for in decision.preempt:
-            r = running[j]
-            if r.view.being_preempted:
-                continue
-            r.view.being_preempted = True
-            preempting.add(j)
-            preempting_gpus[0] += g[j]
-            r.preempt_for = reclaim_for
-            if reclaim_for >= 0:
-                tviews[reclaim_for].reclaiming_gpus += g[j]
-                when = decision.stop_by_s.get(j, t + setup.grace_period_s)
-            else:
-                when = t + min(setup.grace_period_s, _deadline_left(setup, curt_active, t))
-            push(when, PREEMPT, 0, j, stints[j])
-            if reclaim_for < 0:  # preempted for power
-                for i in curt_active:
-                    curt_out[i]["preempted_jobs"] = int(curt_out[i]["preempted_jobs"]) + 1
-        for j, borrowed, alloc in decision.starts:
-            start_job(j, t, borrowed, alloc)
-        for tv in tviews:  # earmarks last while the tenant still waits for its reclaim
-            if tv.index not in decision.waiting_tenants:
-                tv.earmarked_gpus = 0
-        # Reservations must find their GPUs at the start of their window.
-        for i in res_started:
-            if sum(free) < holds():
-                res_out[i]["honoured"] = False
-        for i in active_res:
-            tv = tviews[setup.reservations[i].tenant]
-            in_res = in_reservation_gpus(tv)
-            have = min(sum(free), holds()) + in_res
-            if have < res_out[i]["min_available_gpus"]:
-                res_out[i]["min_available_gpus"] = have
-        it_w = power.idle_it_power_w + busy * power.busy_gpu_power_w * cap
-        for i in curt_active:
-            c = setup.curtailments[i]
-            if t >= c.start_s + c.deadline_s and it_w > budget + 1e-6:
-                curt_out[i]["met"] = False
-                curt_out[i]["max_excess_w"] = max(float(curt_out[i]["max_excess_w"]), it_w - budget)
-            curt_out[i]["min_gpu_cap_fraction"] = min(
-                float(curt_out[i]["min_gpu_cap_fraction"]), cap
-            )
-        series.record(t, busy, it_w, budget, cap)
-
-    for i, r in enumerate(res_out):
-        r["honoured"] = (
-            bool(r["honoured"]) and r["min_available_gpus"] >= setup.reservations[i].gpus
-        )
-    return _result(
-        jobs,
-        tenant_index,
-        too_big,
-        first_start,
-        final_end,
-        preemptions,
-        lost,
-        (fits_g, fit_since),
-        running,
-        segs,
-        until_s,
-        series,
-        curt_out,
-        res_out,
-        n_gpus,
-    )
+        if self.wake is not None:
+            self.kernel.cancel(self.wake[1])
+            self.wake = None
+        if due < math.inf:
+            self.wake = (due, self.kernel.schedule(max(due, now), self.request_pass, ORDER_END))
 
 
-def in_reservation_gpus(tv: TenantView) -> int:
-    """GPUs of the owner's own work inside its reservation: beyond its quota, or borrowed."""
-    return min(tv.reserved_gpus, max(0, tv.used_guaranteed - tv.quota_gpus) + tv.used_borrowed)
+def _curtailment_row(c: CurtailmentSpec) -> dict[str, float | bool | int]:
+    return {
+        "start_s": c.start_s,
+        "deadline_s": c.start_s + c.deadline_s,
+        "end_s": c.end_s,
+        "shed_w": c.shed_w,
+        "met": True,
+        "max_excess_w": 0.0,
+        "min_gpu_cap_fraction": 1.0,
+        "preempted_jobs": 0,
+    }
 
 
-def _quota_at(steps: tuple[tuple[float, int], ...], t: float) -> int:
-    gpus = 0
-    for start, q in steps:
-        if start <= t:
-            gpus = q
-    return gpus
+def _reservation_row(r: ReservationSpec) -> dict[str, float | bool | int]:
+    return {
+        "tenant": r.tenant,
+        "gpus": r.gpus,
+        "start_s": r.start_s,
+        "end_s": r.end_s,
+        "honoured": True,
+        "min_available_gpus": r.gpus,
+    }
 
 
-def _deadline_left(setup: TenancySetup, active: list[int], t: float) -> float:
-    left = math.inf
-    for i in active:
-        c = setup.curtailments[i]
-        left = min(left, max(0.0, c.start_s + c.deadline_s - t))
-    return left
-
-
-def _result(  # type: ignore[no-untyped-def]
-    jobs,
-    tenant_index,
-    too_big,
-    first_start,
-    final_end,
-    preemptions,
-    lost,
-    fits,
-    running,
-    segs,
-    until_s,
-    series,
-    curt_out,
-    res_out,
-    n_gpus,
+def _result(
+    jobs: JobTable,
+    tenant_index: NDArray[np.int64],
+    rec: _Recorder,
+    pool: Pool,
+    policy: str,
+    until_s: float | None,
 ) -> TenancyResult:
     n = len(jobs)
-    for j, r in running.items():
-        for h, c in r.hall_alloc:
-            segs.append((j, r.seg_start, math.nan, c, h, r.view.borrowed))
-    start = np.asarray(first_start, dtype=float)
-    end = np.asarray(final_end, dtype=float)
+    for key, job in pool.running.items():
+        for h, c in job.view.halls:
+            rec.segs.append((key, job.stint_start_s, math.nan, c, h, job.borrowed))
+    rec.segs.sort(key=lambda s: (s[1], s[0], s[4]))
+    start = np.asarray(rec.first, dtype=float)
+    end = np.asarray(rec.final, dtype=float)
     state = np.full(n, PENDING, dtype=np.int8)
     state[~np.isnan(end)] = COMPLETED
-    state[np.isin(np.arange(n), list(running))] = RUNNING
-    state[np.asarray(too_big, dtype=bool)] = REJECTED
-    seg = np.array(segs, dtype=float).reshape(-1, 6)
+    state[np.isin(np.arange(n), list(pool.running))] = RUNNING
+    state[np.asarray(rec.rejected, dtype=bool)] = REJECTED
+    for r, spec in zip(rec.res, rec.setup.reservations, strict=True):
+        r["honoured"] = bool(r["honoured"]) and int(r["min_available_gpus"]) >= spec.gpus
+    seg = np.array(rec.segs, dtype=float).reshape(-1, 6)
+    t_s, busy, it_w, budget, cap, shed, online = (np.asarray(s) for s in rec.series)
     return TenancyResult(
         jobs=jobs,
-        n_gpus=n_gpus,
-        policy="narvik",
+        n_gpus=max(sum(h.gpus for h in rec.setup.halls if h.online_from_s <= 0), 1),
+        policy=policy,
         start_s=start,
         end_s=end,
         state=state,
-        preemptions=np.asarray(preemptions, dtype=np.int64),
-        lost_gpu_s=np.asarray(lost, dtype=float),
-        fits_guarantee=np.asarray(fits[0], dtype=bool),
-        fit_since_s=np.asarray(fits[1], dtype=float),
+        preemptions=np.asarray(rec.preemptions, dtype=np.int64),
+        lost_gpu_s=np.asarray(rec.lost, dtype=float),
+        fits_guarantee=np.asarray(rec.fits, dtype=bool),
+        fit_since_s=np.asarray(rec.fit_since, dtype=float),
         tenant_index=np.asarray(tenant_index, dtype=np.int64),
+        nvlink_domains=np.asarray(rec.domains, dtype=np.int64),
+        network_blocks=np.asarray(rec.blocks, dtype=np.int64),
         seg_job=seg[:, 0].astype(np.int64),
         seg_start_s=seg[:, 1],
         seg_end_s=seg[:, 2],
         seg_gpus=seg[:, 3].astype(np.int64),
         seg_hall=seg[:, 4].astype(np.int64),
         seg_borrowed=seg[:, 5].astype(bool),
-        t_s=np.asarray(series.t_s, dtype=float),
-        gpus_busy=np.asarray(series.gpus_busy, dtype=np.int64),
-        it_power_w=np.asarray(series.it_power_w, dtype=float),
-        it_budget_w=np.asarray(series.it_budget_w, dtype=float),
-        cap_fraction=np.asarray(series.cap_fraction, dtype=float),
-        curtailments=curt_out,
-        reservations=res_out,
+        t_s=t_s.astype(float),
+        gpus_busy=busy.astype(np.int64),
+        it_power_w=it_w.astype(float),
+        it_budget_w=budget.astype(float),
+        cap_fraction=cap.astype(float),
+        shed_w=shed.astype(float),
+        gpus_online=online.astype(np.int64),
+        curtailments=rec.curt,
+        reservations=rec.res,
         until_s=until_s,
     )
+
+
+def tenant_specs_names(setup: PoolSetup) -> Sequence[str]:
+    return [t.name for t in setup.tenants]
