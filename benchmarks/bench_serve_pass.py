@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
-from narvik.service.context import build_context
-from narvik.service.queries.jobs import new_job
-from narvik.service.schemas import JobIn
+from narvik.service.api.context import build_context
+from narvik.service.api.queries.jobs import new_job
+from narvik.service.api.schemas import JobIn
 from narvik.service.settings import ServiceSettings
 
 PG_ADMIN = os.environ.get("NARVIK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -54,7 +54,7 @@ def run(db: str, url: str, tmp: Path, n_jobs: int, n_passes: int) -> None:
         _, new = ctx.batcher._write(batch)
         ctx.jobs_committed(new)
     submit_s = time.perf_counter() - t0
-    ctx.state.loaded = False  # the first pass loads the mirror from the database
+    ctx.scheduler.pool = None  # the first pass loads the pool from the database
     t0 = time.perf_counter()
     first = ctx.run_pass()
     first_s = time.perf_counter() - t0

@@ -19,8 +19,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from narvik.service.app import context_of, create_app
-from narvik.service.context import ServiceContext
+from narvik.service.api.app import context_of, create_app
+from narvik.service.api.context import ServiceContext
 from narvik.service.settings import ServiceSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -33,8 +33,8 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import select, update
 from tests.service.conftest import OPERATOR, settings_for
 
-from narvik.service.app import context_of, create_app
-from narvik.service.context import ServiceContext
+from narvik.service.api.app import context_of, create_app
+from narvik.service.api.context import ServiceContext
 from narvik.service.tables import TokenRow
 
 #: Examples per operation and token; ``NARVIK_FUZZ_EXAMPLES=200`` for a longer hunt.

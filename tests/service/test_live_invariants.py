@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from tests.service.conftest import START, Api, settings_for
 
-from narvik.service.app import context_of, create_app
+from narvik.service.api.app import context_of, create_app
 from narvik.service.tables import JobRow, TenantRow
 
 TENANTS = ["openai", "sigma2", "no-startups", "uk-public"]
@@ -44,8 +44,8 @@ def _check(api: Api, submitted: set[int]) -> None:
     ctx = api.ctx
     cap = ctx.plant.capacity_by_hall(ctx.now_s())
     with ctx.db.read() as s:
-        rows = s.execute(select(JobRow.id, JobRow.state, JobRow.gpus, JobRow.halls, TenantRow.name)
-                         .join(TenantRow)).all()  # fmt: skip
+        rows = s.execute(select(JobRow.id, JobRow.state, JobRow.gpus, JobRow.halls,
+                                JobRow.domains, TenantRow.name).join(TenantRow)).all()  # fmt: skip
     assert {r.id for r in rows} == submitted
     per_hall = [0] * len(cap)
     running = {}
@@ -56,13 +56,20 @@ def _check(api: Api, submitted: set[int]) -> None:
                 per_hall[h] += c
                 if r.name == "sigma2":
                     assert ctx.plant.hall_names[h] == "A"
-            running[r.id] = tuple(tuple(x) for x in r.halls)
+            running[r.id] = tuple(tuple(x) for x in r.domains)
+            halls: dict[int, int] = {}
+            for h, _, c in r.domains:  # the domains are the halls' GPUs, none over full
+                halls[h] = halls.get(h, 0) + c
+            assert halls == {h: c for h, c in r.halls}
         else:
-            assert r.halls is None
+            assert r.halls is None and r.domains is None
     assert all(u <= c for u, c in zip(per_hall, cap, strict=True)), (per_hall, cap)
-    if ctx.state.loaded:
-        assert ctx.state.used_by_hall == per_hall
-        assert {j: job.halls for j, job in ctx.state.running.items()} == running
+    pool = ctx.scheduler.pool
+    if pool is not None:  # the engine's pool is the database's allocation
+        busy = [c - f for c, f in zip(pool.capacity, pool.free_by_hall, strict=True)]
+        assert busy == per_hall
+        assert {j: job.placement for j, job in pool.running.items()} == running
+        assert set(pool.queued) == {r.id for r in rows if r.state == "queued"}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck),

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from tests.service.conftest import Api, settings_for
 
-from narvik.service.app import context_of, create_app
+from narvik.service.api.app import context_of, create_app
 
 
 def _jobs(api: Api, headers: dict[str, str], state: str | None = None) -> list[dict]:

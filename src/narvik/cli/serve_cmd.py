@@ -38,7 +38,7 @@ def serve(
     # over every millisecond (not every 5) so requests wait less behind a long pass.
     sys.setswitchinterval(0.001)
 
-    from narvik.service.app import create_app
+    from narvik.service.api.app import create_app
     from narvik.service.settings import ServiceSettings
 
     given = {

@@ -16,11 +16,16 @@ from functools import lru_cache
 
 import numpy as np
 
+from narvik.engine import HallSpec
 from narvik.physics.facility import FacilityModel, it_power_budget_w
 from narvik.physics.weather import Weather, builtin_weather
+from narvik.sim.tenancy_setup import flat_halls, site_halls
 from narvik.site.loader import FlatPool, load_site
 from narvik.site.model import Site
 from narvik.workload.tenancy import Tenancy
+
+EPOCH = dt.date(1970, 1, 1)
+"""Day zero of the service time line (service seconds are Unix seconds, UTC)."""
 
 
 @dataclass(frozen=True)
@@ -39,22 +44,25 @@ def utc(t_s: float) -> dt.datetime:
 
 
 class Plant:
-    """Halls, capacities and power of one site for the live scheduler."""
+    """Halls, capacities and power of one site for the live scheduler.
+
+    It is the engine's :class:`narvik.engine.PowerModel` of the control plane
+    (:meth:`gpu_power_w`, :meth:`it_budget_w`)."""
 
     def __init__(self, site: Site | FlatPool, tenancy: Tenancy, *, busy_gpu_utilization: float):
         self.site = site
         self.tenancy = tenancy
         self.busy_gpu_utilization = busy_gpu_utilization
+        self.weather: Weather | None = None
+        self.halls: tuple[HallSpec, ...]
+        """The engine's halls: topology, and the instant (service time) each comes online."""
         if isinstance(site, FlatPool):
-            self.hall_names = ["pool"]
-            self.hall_gpus = [site.n_gpus]
-            self._hall_start = [dt.date.min]
-            self.weather: Weather | None = None
+            self.halls = flat_halls(site.n_gpus)
         else:
-            self.hall_names = [h.name for h in site.halls]
-            self.hall_gpus = [_hall_gpus(site, h.name) for h in site.halls]
-            self._hall_start = [site.phase(h.phase).start_date for h in site.halls]
+            self.halls = site_halls(site, EPOCH)
             self.weather = builtin_weather(site.location.climate, 0)
+        self.hall_names = [h.name for h in self.halls]
+        self.hall_gpus = [h.gpus for h in self.halls]
         self.tiers = {t.name: t for t in tenancy.tiers}
 
     @classmethod
@@ -63,8 +71,7 @@ class Plant:
 
     def capacity_by_hall(self, t_s: float) -> list[int]:
         """GPUs of each hall at ``t_s`` (0 before its phase is in force)."""
-        day = utc(t_s).date()
-        return [g if day >= s else 0 for g, s in zip(self.hall_gpus, self._hall_start, strict=True)]
+        return [h.gpus if h.online_from_s <= t_s else 0 for h in self.halls]
 
     def hall_index(self, name: str) -> int:
         return self.hall_names.index(name)
@@ -131,12 +138,6 @@ class Plant:
                 for i, o in enumerate(model.offtakers)
             },
         )
-
-
-def _hall_gpus(site: Site, hall: str) -> int:
-    h = next(x for x in site.halls if x.name == hall)
-    rack = site.rack_type(h.rack_type)
-    return h.racks * rack.gpus_per_rack
 
 
 @lru_cache(maxsize=8)

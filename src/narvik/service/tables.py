@@ -50,6 +50,8 @@ class TenantRow(Base):
     usage_gpu_s: Mapped[float] = mapped_column(Float, default=0.0)
     """Decayed past GPU usage (fair share), GPU-s, as of ``usage_at_s``."""
     usage_at_s: Mapped[float] = mapped_column(Float, default=0.0)
+    earmarked_gpus: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """GPUs freed by preemptions made for it: its own while it still waits (the engine's)."""
     created_at_s: Mapped[float] = mapped_column(Float)
 
 
@@ -90,6 +92,11 @@ class JobRow(Base):
     borrowed: Mapped[bool] = mapped_column(Boolean, default=False)
     halls: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     """[[hall index, GPUs], ...] while running."""
+    domains: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    """[[hall index, NVLink domain, GPUs], ...] while running: the engine's placement."""
+    start_order: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Its place among the starts of the pass that started it (with ``stint_start_s``:
+    the engine's order of running jobs, latest first when it preempts)."""
     done_s: Mapped[float] = mapped_column(Float, default=0.0)
     """Work done (s at full speed) as of ``updated_s``."""
     updated_s: Mapped[float] = mapped_column(Float, default=0.0)

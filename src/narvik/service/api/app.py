@@ -9,10 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from narvik import __version__
-from narvik.service.context import ServiceContext, build_context
-from narvik.service.errors import ApiError
-from narvik.service.routes import bookings, dashboard, jobs, ops, state, tenants
-from narvik.service.schemas import ERROR_RESPONSES
+from narvik.service.api.context import ServiceContext, build_context
+from narvik.service.api.errors import ApiError
+from narvik.service.api.routes import bookings, dashboard, jobs, ops, state, tenants
+from narvik.service.api.schemas import ERROR_RESPONSES
 from narvik.service.settings import ServiceSettings
 
 API = "/api/v1"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from narvik.service.errors import ForbiddenError, UnauthorizedError
+from narvik.service.api.errors import ForbiddenError, UnauthorizedError
 from narvik.service.tables import TenantRow, TokenRow
 
 TOKEN_PREFIX = "nvk_"

@@ -22,8 +22,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from narvik.service.api.errors import ConflictError
 from narvik.service.db import Database
-from narvik.service.errors import ConflictError
 from narvik.service.tables import JobRow
 
 AUTO_KEY = "~auto~"

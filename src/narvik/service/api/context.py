@@ -11,18 +11,17 @@ import os
 from dataclasses import dataclass
 
 from narvik.scenario import ScenarioError, load_scenario
-from narvik.service.auth import TokenCache
-from narvik.service.batcher import SubmitBatcher
+from narvik.service.api.auth import TokenCache
+from narvik.service.api.batcher import SubmitBatcher
+from narvik.service.api.directory import TenantDirectory
+from narvik.service.api.queries import tenants, tokens
+from narvik.service.api.schemas import TokenIn
 from narvik.service.clock import Clock
 from narvik.service.db import Database
-from narvik.service.directory import TenantDirectory
-from narvik.service.live_pass import PassReport, read_meta, run_pass
-from narvik.service.live_state import LiveState, QueuedJob
 from narvik.service.metrics import Metrics
 from narvik.service.plant import Plant
-from narvik.service.queries import tenants, tokens
-from narvik.service.runner import PassRunner
-from narvik.service.schemas import TokenIn
+from narvik.service.runtime.runner import PassRunner
+from narvik.service.runtime.scheduler import PassReport, Scheduler, read_meta
 from narvik.service.settings import ServiceSettings
 from narvik.service.tables import EventRow, JobRow, TokenRow
 
@@ -38,7 +37,7 @@ class ServiceContext:
     tokens: TokenCache
     metrics: Metrics
     runner: PassRunner
-    state: LiveState
+    scheduler: Scheduler
     tenants: TenantDirectory
     batcher: SubmitBatcher
 
@@ -46,21 +45,15 @@ class ServiceContext:
         return self.clock.now_s()
 
     def run_pass(self) -> PassReport:
-        return run_pass(self.db, self.plant, self.state, self.clock.now_s())
+        return self.scheduler.run_pass(self.clock.now_s())
 
     def refresh_tenants(self) -> None:
         with self.db.read() as session:
             self.tenants.refresh(session)
 
     def jobs_committed(self, rows: list[JobRow]) -> None:
-        """New jobs are committed: hand them to the scheduler's mirror."""
-        for r in rows:
-            self.state.post(
-                "new",
-                QueuedJob(
-                    r.id, r.tenant_id, r.gpus, r.runtime_s, r.estimate_s, r.submit_s, 0.0, None
-                ),
-            )
+        """New jobs are committed: hand them to the scheduler."""
+        self.scheduler.submitted(rows)
 
 
 def build_context(settings: ServiceSettings) -> ServiceContext:
@@ -77,7 +70,6 @@ def build_context(settings: ServiceSettings) -> ServiceContext:
     with db.read() as session:
         clock.resume_after(read_meta(session).get("last_pass_s", 0.0))
     metrics = Metrics()
-    state = LiveState(len(plant.hall_names))
     ctx: ServiceContext = ServiceContext(
         settings=settings,
         db=db,
@@ -86,7 +78,7 @@ def build_context(settings: ServiceSettings) -> ServiceContext:
         tokens=TokenCache(),
         metrics=metrics,
         runner=PassRunner(lambda: ctx.run_pass(), settings.pass_interval_s, metrics),
-        state=state,
+        scheduler=Scheduler(db, plant),
         tenants=TenantDirectory(),
         batcher=SubmitBatcher(db, lambda rows: ctx.jobs_committed(rows)),
     )

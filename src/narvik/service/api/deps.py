@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
-from narvik.service.auth import Principal
-from narvik.service.context import ServiceContext
+from narvik.service.api.auth import Principal
+from narvik.service.api.context import ServiceContext
 
 
 async def get_ctx(request: Request) -> ServiceContext:

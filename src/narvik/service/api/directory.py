@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from narvik.service.auth import Principal
-from narvik.service.errors import ForbiddenError, InvalidError, NotFoundError
+from narvik.service.api.auth import Principal
+from narvik.service.api.errors import ForbiddenError, InvalidError, NotFoundError
 from narvik.service.tables import ReservationRow, TenantRow
 
 

@@ -7,8 +7,8 @@ import math
 import threading
 from collections.abc import Callable
 
-from narvik.service.live_pass import PassReport
 from narvik.service.metrics import Metrics
+from narvik.service.runtime.scheduler import PassReport
 
 log = logging.getLogger("narvik.service")
 

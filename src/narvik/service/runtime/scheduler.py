@@ -1,31 +1,43 @@
-"""One scheduling pass of the control plane: the narvik policy driven by the wall clock.
+"""One scheduling pass of the control plane: the engine driven by the wall clock.
 
-A pass reads the small tables (tenants, bookings, grid events) in a read-only
-transaction, takes the API's news from the mirror's inbox, stops the jobs whose
-time has come, asks :class:`narvik.sched.narvik_policy.NarvikPolicy` — the very
-code :mod:`narvik.sim.tenancy_sim` drives with virtual time — for its decision,
-and writes the outcome in one write transaction. Starts are guarded by
-``state = 'queued'`` so a job cancelled meanwhile is never started; only the
-pass moves running jobs, so the allocation in the database is always the one
-the policy decided. If anything fails the mirror is reloaded at the next pass.
-Run passes from one thread per database.
+The runtime keeps one :class:`narvik.engine.Pool` (built by
+:func:`narvik.service.runtime.pool.load_pool` at start and after any failed pass) and
+keeps no state or rule of the pool itself. A pass takes the API's news from the
+inbox (committed submissions, cancels), reads the small tables (tenants, bookings,
+grid events) into the pool's configuration, runs :meth:`narvik.engine.Pool.step` —
+the very step :mod:`narvik.sim.tenancy_sim` runs in virtual time — and persists what
+it changed in one write transaction: stops with their run segments, guarantee fits,
+re-timed work under a new GPU power cap, notices and their events, starts (guarded
+by ``state = 'queued'`` so a job cancelled meanwhile is never started), fair-share
+usage, energy and samples. Only the pass moves running jobs, so the allocation in the
+database is always one the engine made. Run passes from one thread per database.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from narvik.physics.it_power import capped_throughput_fraction
-from narvik.sched.narvik_policy import Decision, NarvikPolicy
+from narvik.engine import PassOutcome, Pool, PowerModel, Stop
+from narvik.sched.narvik_policy import NarvikPolicy
+from narvik.sched.view import WaitingJob
 from narvik.service.db import Database
-from narvik.service.live_state import LiveState, Stop, due_stop
-from narvik.service.live_view import LiveView, build_view, tenant_maps
 from narvik.service.plant import Plant
+from narvik.service.runtime.pool import (
+    curtailment_specs,
+    load_pool,
+    placement_json,
+    reservation_specs,
+    tenant_spec,
+)
 from narvik.service.tables import (
     CurtailmentRow,
     EventRow,
@@ -65,226 +77,203 @@ def read_meta(session: Session) -> dict[str, float]:
     return {k: v for k, v in session.execute(select(MetaRow.key, MetaRow.value))}
 
 
-def run_pass(db: Database, plant: Plant, state: LiveState, now_s: float) -> PassReport:
-    t0 = time.perf_counter()
-    with db.read() as session:
-        meta = read_meta(session)
-        now_s = max(now_s, meta.get("last_pass_s", 0.0))
-        tenants = list(session.scalars(select(TenantRow).order_by(TenantRow.id)))
-        reservations = list(
-            session.scalars(
-                select(ReservationRow).where(
-                    ReservationRow.state == "booked", ReservationRow.end_s > now_s
-                )
-            )
-        )
-        curtailments = list(
-            session.scalars(
-                select(CurtailmentRow).where(
-                    CurtailmentRow.state == "active", CurtailmentRow.end_s > now_s
-                )
-            )
-        )
-        state.set_tenants(*tenant_maps(tenants, plant))
-        if not state.loaded:
-            state.load(session)
-        session.expunge_all()
-    inputs = _Inputs(now_s, meta, tenants, reservations, curtailments, t0)
-    try:
-        return _decide_and_write(db, plant, state, inputs)
-    except BaseException:
-        state.loaded = False  # the mirror may be ahead of the database: reload it
-        raise
-
-
 @dataclass(frozen=True)
-class _Inputs:
-    now_s: float
+class _Tables:
     meta: dict[str, float]
     tenants: list[TenantRow]
     reservations: list[ReservationRow]
     curtailments: list[CurtailmentRow]
-    t0: float
 
 
-def _decide_and_write(db: Database, plant: Plant, state: LiveState, inp: _Inputs) -> PassReport:
-    now_s, meta, tenants = inp.now_s, inp.meta, inp.tenants
-    ckpt = plant.tenancy.checkpoint_interval_s
-    state.drain_inbox()
-    stops = state.due_stops(now_s, ckpt)
-    earmarks: dict[int, int] = {}
-    for s in stops:
-        state.stop(s)
-        j = s.job
-        if s.outcome == "preempted" and j.preempt_for is not None and j.preempt_for >= 0:
-            earmarks[j.preempt_for] = earmarks.get(j.preempt_for, 0) + j.gpus
-    cap = meta.get("cap_fraction", 1.0)
-    live = build_view(
-        state, tenants, inp.reservations, inp.curtailments, plant, now_s, cap, earmarks
-    )
-    last_s = meta.get("last_pass_s", now_s)
-    opened = [r for r in inp.reservations if last_s < r.start_s <= now_s]
-    if opened:
-        freed = _honour_reservations(state, live, opened, now_s, ckpt)
-        if freed:
-            stops.extend(freed)
-            live = build_view(
-                state, tenants, inp.reservations, inp.curtailments, plant, now_s, cap, earmarks
+class Scheduler:
+    """The scheduler runtime: one pool, an inbox from the API, one pass at a time.
+
+    ``power`` is the engine's power model (default: the plant's physics); tests give
+    both drivers the same one."""
+
+    def __init__(
+        self,
+        db: Database,
+        plant: Plant,
+        power: PowerModel | None = None,
+        policy: Any | None = None,
+    ) -> None:
+        self.db = db
+        self.plant = plant
+        self.power: PowerModel = plant if power is None else power
+        self.policy = NarvikPolicy() if policy is None else policy
+        self.pool: Pool | None = None
+        """None until loaded (and after a failed pass): the next pass loads it."""
+        self.tenant_ids: list[int] = []
+        self._specs: tuple[Any, ...] = ()
+        self._reservations: list[Any] = []
+        self._curtailments: list[Any] = []
+        self._inbox: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self._early_cancels: set[int] = set()
+        """Jobs whose cancel came before their "new" (kept only until it arrives)."""
+        self._lock = threading.Lock()
+
+    # --- the API's side (any thread) -------------------------------------------------
+    def submitted(self, rows: Iterable[Any]) -> None:
+        """Jobs are committed (rows with id, tenant_id, gpus, runtime_s, estimate_s,
+        submit_s): they join the pool at the next pass."""
+        for r in rows:
+            self._inbox.append(
+                ("new", (r.id, r.tenant_id, r.gpus, r.runtime_s, r.estimate_s, r.submit_s))
             )
-    decision = NarvikPolicy().decide(live.view)
-    rate = float(capped_throughput_fraction(decision.cap_fraction))
-    fits = [
-        j for j in decision.fitting if j in state.queued and state.queued[j].fit_since_s is None
-    ]
-    for j in fits:
-        state.mark_fitting(j, now_s)
-    if decision.cap_fraction != cap:
-        state.retime(now_s, rate)
-    notices = _notices(state, live, decision, now_s)
-    for job_id, at, owner, _ in notices:
-        state.notice(job_id, at, owner)
-    starts = [
-        state.start(state.queued[j], now_s, rate, borrowed, alloc)
-        for j, borrowed, alloc in decision.starts
-    ]
-    with db.write() as session:
-        _write_stops(session, stops)
-        t = JobRow.__table__
-        if fits:
-            session.execute(
-                update(t)
-                .where(t.c.id == bindparam("b_id"), t.c.state == "queued")
-                .values(fit_since_s=now_s),
-                [{"b_id": j} for j in fits],
+
+    def cancelled(self, job_id: int, at_s: float) -> None:
+        """A cancel is committed: a queued job leaves the queue, a running one stops at
+        ``at_s``."""
+        self._inbox.append(("cancel", (job_id, at_s)))
+
+    # --- the pass ---------------------------------------------------------------------
+    @property
+    def loaded(self) -> bool:
+        return self.pool is not None
+
+    def run_pass(self, now_s: float) -> PassReport:
+        with self._lock:
+            t0 = time.perf_counter()
+            if self.pool is None:
+                self._load()
+            news = self._take_inbox()  # before reading: a new job's tenant is then known
+            try:
+                tables = self._read(now_s)
+                now_s = max(now_s, tables.meta.get("last_pass_s", -math.inf))
+                return self._pass(now_s, tables, news, t0)
+            except BaseException:
+                # The pool may be ahead of the database, and the news taken are in it:
+                # reload both from the database at the next pass.
+                self.pool = None
+                raise
+
+    def _load(self) -> None:
+        self._inbox.clear()  # everything committed so far is in the database
+        self._early_cancels.clear()
+        with self.db.read() as session:
+            meta = read_meta(session)
+            self.pool, self.tenant_ids = load_pool(session, self.plant, self.power, meta)
+        self._specs, self._reservations, self._curtailments = (), [], []
+
+    def _take_inbox(self) -> list[tuple[str, tuple[Any, ...]]]:
+        out = []
+        while self._inbox:
+            out.append(self._inbox.popleft())
+        return out
+
+    def _read(self, now_s: float) -> _Tables:
+        with self.db.read() as session:
+            meta = read_meta(session)
+            now_s = max(now_s, meta.get("last_pass_s", -math.inf))
+            tenants = list(session.scalars(select(TenantRow).order_by(TenantRow.id)))
+            reservations = list(
+                session.scalars(
+                    select(ReservationRow).where(
+                        ReservationRow.state == "booked", ReservationRow.end_s > now_s
+                    )
+                )
             )
-        if decision.cap_fraction != cap and state.running:
-            session.execute(
-                update(t)
-                .where(t.c.id == bindparam("b_id"), t.c.state == "running")
-                .values(done_s=bindparam("done"), updated_s=now_s, rate=rate),
-                [{"b_id": j.id, "done": j.done_s} for j in state.running.values()],
+            curtailments = list(
+                session.scalars(
+                    select(CurtailmentRow).where(
+                        CurtailmentRow.state == "active", CurtailmentRow.end_s > now_s
+                    )
+                )
             )
-        if notices:
-            session.execute(
-                update(t)
-                .where(t.c.id == bindparam("b_id"), t.c.state == "running")
-                .values(preempt_at_s=bindparam("at"), preempt_for=bindparam("for")),
-                [{"b_id": j, "at": at, "for": owner} for j, at, owner, _ in notices],
-            )
-            session.execute(insert(EventRow), [e for *_, e in notices])
-        if starts:
-            done = session.execute(
-                update(t)
-                .where(t.c.id == bindparam("b_id"), t.c.state == "queued")
-                .values(
-                    state="running",
-                    start_s=func.coalesce(t.c.start_s, now_s),
-                    stint_start_s=now_s,
-                    updated_s=now_s,
-                    done_s=t.c.saved_s,
-                    rate=rate,
-                    borrowed=bindparam("borrowed"),
-                    halls=bindparam("halls"),
-                ),
-                [
-                    {"b_id": j.id, "borrowed": j.borrowed, "halls": [list(a) for a in j.halls]}
-                    for j in starts
-                ],
-            )
-            if done.rowcount not in (-1, len(starts)):  # cancelled meanwhile: reload after
-                state.loaded = False
-        _write_tenants(session, state, tenants, live, now_s)
-        busy = sum(state.used_by_hall)
-        _write_meta_and_sample(session, plant, meta, now_s, busy, decision, live, len(state.queued))
-    outcomes = [s.outcome for s in stops]
-    return PassReport(
-        now_s=now_s,
-        started=len(starts),
-        completed=outcomes.count("completed"),
-        preempted=outcomes.count("preempted"),
-        cancelled=outcomes.count("cancelled"),
-        notices=len(notices),
-        busy_gpus=busy,
-        queued_jobs=len(state.queued),
-        cap_fraction=decision.cap_fraction,
-        it_budget_w=live.view.it_budget_w,
-        duration_s=time.perf_counter() - inp.t0,
-        busy_by_hall=tuple(state.used_by_hall),
-        busy_by_tenant={tid: g + b for tid, (g, b) in state.used.items() if g + b},
-        running_by_tenant={tid: n for tid, n in state.running_jobs.items() if n},
-        queued_by_tenant={
-            tid: (len(q), state.queued_gpus.get(tid, 0)) for tid, q in state.queues.items() if q
-        },
-    )
+            session.expunge_all()
+        return _Tables(meta, tenants, reservations, curtailments)
+
+    def _configure(self, pool: Pool, t: _Tables) -> dict[int, int]:
+        specs = tuple(tenant_spec(row, self.plant) for row in t.tenants)
+        if specs != self._specs:
+            pool.set_tenants(specs)
+            self._specs = specs
+            self.tenant_ids = [row.id for row in t.tenants]
+        index = {tid: i for i, tid in enumerate(self.tenant_ids)}
+        reservations = reservation_specs(t.reservations, index)
+        if reservations != self._reservations:
+            pool.set_reservations(reservations)
+            self._reservations = reservations
+        curtailments = curtailment_specs(t.curtailments)
+        if curtailments != self._curtailments:
+            pool.set_curtailments(curtailments)
+            self._curtailments = curtailments
+        return index
+
+    def _arrivals(
+        self, pool: Pool, news: list[tuple[str, tuple[Any, ...]]], index: dict[int, int]
+    ) -> list[WaitingJob]:
+        """Committed submissions in order (cancels applied); cancels of known jobs."""
+        arrivals: dict[int, WaitingJob] = {}
+        for kind, payload in news:
+            if kind == "new":
+                key, tid, gpus, runtime_s, estimate_s, submit_s = payload
+                if key in self._early_cancels:  # its cancel overtook it
+                    self._early_cancels.discard(key)
+                elif key not in pool.queued and key not in pool.running and tid in index:
+                    arrivals[key] = WaitingJob(
+                        key, index[tid], gpus, runtime_s, estimate_s, submit_s
+                    )
+            else:
+                key, at_s = payload
+                if arrivals.pop(key, None) is None and not pool.cancel(key, at_s):
+                    self._early_cancels.add(key)  # not seen yet: drop its "new" when it comes
+        return list(arrivals.values())
+
+    def _pass(
+        self, now_s: float, t: _Tables, news: list[tuple[str, tuple[Any, ...]]], t0: float
+    ) -> PassReport:
+        pool = self.pool
+        assert pool is not None
+        index = self._configure(pool, t)
+        arrivals = self._arrivals(pool, news, index)
+        out = pool.step(now_s, self.policy, arrivals)
+        rejected = [a for a in arrivals if a.key not in pool.queued and a.key not in pool.running]
+        ids = self.tenant_ids
+        with self.db.write() as session:
+            _write_stops(session, out.stops, ids)
+            _write_rejected(session, rejected, ids, now_s)
+            _write_changes(session, pool, out, ids)
+            if not _write_starts(session, out):
+                self.pool = None  # a start was cancelled meanwhile: reload after this pass
+            _write_usage(session, pool, ids, now_s)
+            _write_meta_and_sample(session, self.plant, t.meta, out, len(pool.queued))
+        outcomes = [s.outcome for s in out.stops]
+        return PassReport(
+            now_s=now_s,
+            started=len(out.starts),
+            completed=outcomes.count("completed"),
+            preempted=outcomes.count("preempted"),
+            cancelled=outcomes.count("cancelled"),
+            notices=len(out.notices),
+            busy_gpus=out.busy_gpus,
+            queued_jobs=len(pool.queued),
+            cap_fraction=out.cap_fraction,
+            it_budget_w=out.it_budget_w,
+            duration_s=time.perf_counter() - t0,
+            busy_by_hall=tuple(
+                c - f for c, f in zip(pool.capacity, pool.free_by_hall, strict=True)
+            ),
+            busy_by_tenant={ids[i]: s.used_gpus for i, s in enumerate(pool.tenants) if s.used_gpus},
+            running_by_tenant={
+                ids[i]: s.running_jobs for i, s in enumerate(pool.tenants) if s.running_jobs
+            },
+            queued_by_tenant={
+                ids[i]: (len(s.queue), s.queued_gpus) for i, s in enumerate(pool.tenants) if s.queue
+            },
+        )
 
 
-def _honour_reservations(
-    state: LiveState, live: LiveView, opened: list[ReservationRow], now: float, ckpt: float
-) -> list[Stop]:
-    """At a window's start, stop others' work still on booked GPUs (it overran its
-    estimate): borrowed first, lowest tier first, the most recently started first, as
-    :mod:`narvik.sim.tenancy_sim` does."""
-    short = live.view.reservation_holds - sum(live.view.free_by_hall)
-    if short <= 0:
-        return []
-    owners = {r.tenant_id for r in opened} | {
-        live.tenant_ids[t.index] for t in live.view.tenants if t.reserved_gpus
-    }
-    candidates = sorted(
-        (j for j in state.running.values() if j.tenant_id not in owners),
-        key=lambda j: (not j.borrowed, -state.tier_priority.get(j.tenant_id, 0),
-                       -j.stint_start_s, j.id),
-    )  # fmt: skip
-    stops = []
-    for job in candidates:
-        if short <= 0:
-            break
-        job.preempt_at_s, job.preempt_for = now, -1
-        stop = due_stop(job, now, ckpt)
-        assert stop is not None
-        state.stop(stop)
-        stops.append(stop)
-        short -= job.gpus
-    return stops
-
-
-def _notices(
-    state: LiveState, live: LiveView, d: Decision, now: float
-) -> list[tuple[int, float, int, dict[str, object]]]:
-    """(job id, stop at, reclaimed for tenant id or -1, event) of new preemption notices."""
-    out = []
-    grace = live.view.grace_period_s
-    for j, reclaim_for in d.preempt:
-        job = state.running.get(j)
-        if job is None or job.preempt_at_s is not None:
-            continue
-        if reclaim_for >= 0:
-            when = d.stop_by_s.get(j, now + grace)
-            owner = live.tenant_ids[reclaim_for]
-            why = f"reclaimed for tenant #{owner}"
-        else:
-            when = now + min(grace, max(0.0, live.deadline_s - now))
-            owner = -1
-            why = "power budget"
-        event = {
-            "t_s": now,
-            "kind": "preemption",
-            "tenant_id": job.tenant_id,
-            "message": f"job {job.id} ({job.gpus} GPUs) given notice: {why}",
-        }
-        out.append((j, when, owner, event))
-    return out
-
-
-def _write_stops(session: Session, stops: list[Stop]) -> None:
+def _write_stops(session: Session, stops: list[Stop], ids: list[int]) -> None:
     if not stops:
         return
     rows = []
     segs = []
     for s in stops:
         j = s.job
-        row = {
-            "b_id": j.id,
+        row: dict[str, Any] = {
+            "b_id": j.key,
             "done_s": s.kept_s,
             "updated_s": s.at_s,
             "saved_s": s.kept_s if s.outcome == "preempted" else j.saved_s,
@@ -296,15 +285,15 @@ def _write_stops(session: Session, stops: list[Stop]) -> None:
         rows.append(row)
         segs.extend(
             {
-                "job_id": j.id,
-                "tenant_id": j.tenant_id,
+                "job_id": j.key,
+                "tenant_id": ids[j.tenant],
                 "hall": h,
                 "gpus": c,
                 "borrowed": j.borrowed,
                 "start_s": j.stint_start_s,
                 "end_s": s.at_s,
             }
-            for h, c in j.halls
+            for h, c in j.view.halls
         )
     t = JobRow.__table__
     stmt = (
@@ -314,6 +303,8 @@ def _write_stops(session: Session, stops: list[Stop]) -> None:
             state=bindparam("state"),
             end_s=bindparam("end_s"),
             halls=None,
+            domains=None,
+            start_order=None,
             preempt_at_s=None,
             preempt_for=None,
             cancel_requested_s=None,
@@ -329,53 +320,155 @@ def _write_stops(session: Session, stops: list[Stop]) -> None:
     session.execute(insert(SegmentRow), segs)
 
 
-def _write_tenants(
-    session: Session, state: LiveState, tenants: list[TenantRow], live: LiveView, now: float
+def _write_rejected(
+    session: Session, rejected: list[WaitingJob], ids: list[int], now_s: float
 ) -> None:
-    """Fair share: decayed GPU-seconds, advanced to this pass."""
-    rows = []
-    for tv, row in zip(live.view.tenants, tenants, strict=True):
-        dt_s = max(now - row.usage_at_s, 0.0)
-        used = sum(state.used.get(row.id, (0, 0)))
-        if dt_s <= 0:
-            continue
-        decayed = tv.fair_share_key * row.fair_share_weight
-        rows.append({"b_id": row.id, "u": decayed + used * dt_s, "at": now})
-    if rows:
-        t = TenantRow.__table__
+    """Jobs the engine refused (more GPUs than their tenant's halls will ever hold)."""
+    if not rejected:
+        return
+    t = JobRow.__table__
+    session.execute(
+        update(t)
+        .where(t.c.id == bindparam("b_id"), t.c.state == "queued")
+        .values(state="cancelled", end_s=now_s),
+        [{"b_id": q.key} for q in rejected],
+    )
+    session.execute(
+        insert(EventRow),
+        [
+            {
+                "t_s": now_s,
+                "kind": "rejection",
+                "tenant_id": ids[q.tenant],
+                "message": f"job {q.key} ({q.gpus} GPUs) can never run in its tenant's halls",
+            }
+            for q in rejected
+        ],
+    )
+
+
+def _write_changes(session: Session, pool: Pool, out: PassOutcome, ids: list[int]) -> None:
+    """Guarantee fits, re-timed work (a new GPU power cap) and notices with their events."""
+    t = JobRow.__table__
+    now_s = out.now_s
+    if out.fitting:
         session.execute(
             update(t)
-            .where(t.c.id == bindparam("b_id"))
-            .values(usage_gpu_s=bindparam("u"), usage_at_s=bindparam("at")),
-            rows,
+            .where(t.c.id == bindparam("b_id"), t.c.state == "queued")
+            .values(fit_since_s=now_s),
+            [{"b_id": k} for k in out.fitting],
         )
+    started = {j.key for j in out.starts}
+    if out.retimed:
+        rows = [
+            {"b_id": k, "done": j.done_s, "upd": j.updated_s, "rate": j.rate}
+            for k, j in pool.running.items()
+            if k not in started
+        ]
+        if rows:
+            session.execute(
+                update(t)
+                .where(t.c.id == bindparam("b_id"), t.c.state == "running")
+                .values(
+                    done_s=bindparam("done"), updated_s=bindparam("upd"), rate=bindparam("rate")
+                ),
+                rows,
+            )
+    if out.notices:
+        session.execute(
+            update(t)
+            .where(t.c.id == bindparam("b_id"), t.c.state == "running")
+            .values(preempt_at_s=bindparam("at"), preempt_for=bindparam("for")),
+            [{"b_id": k, "at": at, "for": ids[o] if o >= 0 else -1} for k, at, o in out.notices],
+        )
+        events = []
+        for k, _, owner in out.notices:
+            job = pool.running[k]
+            why = f"reclaimed for tenant #{ids[owner]}" if owner >= 0 else "power budget"
+            events.append(
+                {
+                    "t_s": now_s,
+                    "kind": "preemption",
+                    "tenant_id": ids[job.tenant],
+                    "message": f"job {k} ({job.gpus} GPUs) given notice: {why}",
+                }
+            )
+        session.execute(insert(EventRow), events)
+
+
+def _write_starts(session: Session, out: PassOutcome) -> bool:
+    """The starts, each only if its job is still queued; False if one was not."""
+    if not out.starts:
+        return True
+    t = JobRow.__table__
+    done = session.execute(
+        update(t)
+        .where(t.c.id == bindparam("b_id"), t.c.state == "queued")
+        .values(
+            state="running",
+            start_s=func.coalesce(t.c.start_s, out.now_s),
+            stint_start_s=out.now_s,
+            updated_s=bindparam("upd"),
+            done_s=bindparam("done"),
+            rate=bindparam("rate"),
+            borrowed=bindparam("borrowed"),
+            halls=bindparam("halls"),
+            domains=bindparam("domains"),
+            start_order=bindparam("order"),
+        ),
+        [
+            {
+                "b_id": j.key,
+                "upd": j.updated_s,
+                "done": j.done_s,
+                "rate": j.rate,
+                "borrowed": j.borrowed,
+                "halls": [list(a) for a in j.view.halls],
+                "domains": placement_json(j.placement),
+                "order": i,
+            }
+            for i, j in enumerate(out.starts)
+        ],
+    )
+    return done.rowcount in (-1, len(out.starts))  # type: ignore[attr-defined]
+
+
+def _write_usage(session: Session, pool: Pool, ids: list[int], now_s: float) -> None:
+    """Fair share (the pool's decayed GPU-seconds per tenant, as of this pass) and
+    earmarks."""
+    t = TenantRow.__table__
+    session.execute(
+        update(t)
+        .where(t.c.id == bindparam("b_id"))
+        .values(usage_gpu_s=bindparam("u"), usage_at_s=now_s, earmarked_gpus=bindparam("e")),
+        [
+            {"b_id": ids[i], "u": s.usage_gpu_s, "e": s.view.earmarked_gpus}
+            for i, s in enumerate(pool.tenants)
+        ],
+    )
 
 
 def _write_meta_and_sample(
     session: Session,
     plant: Plant,
     meta: dict[str, float],
-    now_s: float,
-    busy: int,
-    d: Decision,
-    live: LiveView,
+    out: PassOutcome,
     queued: int,
 ) -> None:
     """Integrate IT, facility and reused-heat energy over the time since the last pass;
     keep a sample a minute.
 
-    IT power is exact every pass (idle fleet plus busy GPUs at the power cap, the linear
-    model of :mod:`narvik.physics.it_power`); the facility model itself (PUE, heat reuse at
-    this hour's weather) runs when a sample is due, and its ratios to IT power carry the
-    integral between samples.
+    IT power is the engine's, exact every pass (idle fleet plus busy GPUs at the power
+    cap); the facility model itself (PUE, heat reuse at this hour's weather) runs when a
+    sample is due, and its ratios to IT power carry the integral between samples.
     """
+    now_s, busy, cap = out.now_s, out.busy_gpus, out.cap_fraction
     last = meta.get("last_pass_s", now_s)
     dt_s = max(now_s - last, 0.0)
-    new = {"last_pass_s": now_s, "cap_fraction": d.cap_fraction}
-    idle_w, busy_w = plant.gpu_power_w(now_s)
-    it_w = idle_w + busy * busy_w * d.cap_fraction
+    new = {"last_pass_s": now_s, "cap_fraction": cap}
+    it_w = out.it_power_w
     if now_s - meta.get("last_sample_s", -math.inf) >= SAMPLE_EVERY_S:
-        power = plant.power_now(now_s, busy, d.cap_fraction)
+        power = plant.power_now(now_s, busy, cap)
         if power is not None and power.it_power_w > 0:
             new["facility_per_it"] = power.facility_power_w / power.it_power_w
             new["heat_per_it"] = power.heat_reused_w / power.it_power_w
@@ -386,10 +479,10 @@ def _write_meta_and_sample(
                 queued_jobs=queued,
                 it_power_w=power.it_power_w if power else 0.0,
                 facility_power_w=power.facility_power_w if power else 0.0,
-                it_budget_w=min(live.view.it_budget_w, 1e18),
-                grid_cap_w=power.grid_cap_w - live.shed_w if power else 0.0,
+                it_budget_w=min(out.it_budget_w, 1e18),
+                grid_cap_w=power.grid_cap_w - out.shed_w if power else 0.0,
                 heat_reused_w=power.heat_reused_w if power else 0.0,
-                cap_fraction=d.cap_fraction,
+                cap_fraction=cap,
             )
         )
         new["last_sample_s"] = now_s

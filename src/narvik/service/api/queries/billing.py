@@ -12,11 +12,11 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from narvik.service.auth import Principal
-from narvik.service.errors import InvalidError
+from narvik.service.api.auth import Principal
+from narvik.service.api.errors import InvalidError
+from narvik.service.api.queries.tenants import target
+from narvik.service.api.schemas import UsageOut
 from narvik.service.plant import utc
-from narvik.service.queries.tenants import target
-from narvik.service.schemas import UsageOut
 from narvik.service.tables import JobRow, SegmentRow
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from narvik.service.auth import Principal
-from narvik.service.errors import ConflictError, InvalidError, NotFoundError
+from narvik.service.api.auth import Principal
+from narvik.service.api.errors import ConflictError, InvalidError, NotFoundError
+from narvik.service.api.queries.tenants import target
+from narvik.service.api.schemas import ReservationIn, ReservationOut
 from narvik.service.plant import Plant, utc
-from narvik.service.queries.tenants import target
-from narvik.service.schemas import ReservationIn, ReservationOut
 from narvik.service.tables import EventRow, ReservationRow, TenantRow
 
 

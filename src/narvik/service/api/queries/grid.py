@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from narvik.service.auth import Principal
-from narvik.service.errors import ConflictError, NotFoundError
+from narvik.service.api.auth import Principal
+from narvik.service.api.errors import ConflictError, NotFoundError
+from narvik.service.api.schemas import CurtailmentIn, CurtailmentOut
 from narvik.service.plant import utc
-from narvik.service.schemas import CurtailmentIn, CurtailmentOut
 from narvik.service.tables import CurtailmentRow, EventRow
 
 

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from narvik.service.auth import Principal
-from narvik.service.directory import TenantInfo
-from narvik.service.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from narvik.service.api.auth import Principal
+from narvik.service.api.directory import TenantInfo
+from narvik.service.api.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from narvik.service.api.schemas import JobIn, JobOut, JobPage
 from narvik.service.plant import Plant, utc
-from narvik.service.schemas import JobIn, JobOut, JobPage
 from narvik.service.tables import JobRow, TenantRow
 
 

@@ -11,11 +11,11 @@ import math
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from narvik.service.auth import Principal
-from narvik.service.directory import TenantDirectory
-from narvik.service.live_pass import PassReport, read_meta
+from narvik.service.api.auth import Principal
+from narvik.service.api.directory import TenantDirectory
+from narvik.service.api.schemas import EventOut, FleetOut, HallOut, PowerOut, SampleOut
 from narvik.service.plant import Plant, utc
-from narvik.service.schemas import EventOut, FleetOut, HallOut, PowerOut, SampleOut
+from narvik.service.runtime.scheduler import PassReport, read_meta
 from narvik.service.tables import CurtailmentRow, EventRow, JobRow, SampleRow, TenantRow
 
 

@@ -8,11 +8,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from narvik.service.auth import Principal
-from narvik.service.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from narvik.service.api.auth import Principal
+from narvik.service.api.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from narvik.service.api.schemas import TenantIn, TenantOut
 from narvik.service.plant import Plant, utc
 from narvik.service.ramps import quota_at
-from narvik.service.schemas import TenantIn, TenantOut
 from narvik.service.tables import EventRow, TenantRow
 from narvik.workload.tenancy import QuotaStep, Tenant
 

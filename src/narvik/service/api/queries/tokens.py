@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from narvik.service.auth import Principal, digest, new_token
-from narvik.service.errors import NotFoundError
-from narvik.service.queries.tenants import by_name
-from narvik.service.schemas import TokenIn, TokenOut
+from narvik.service.api.auth import Principal, digest, new_token
+from narvik.service.api.errors import NotFoundError
+from narvik.service.api.queries.tenants import by_name
+from narvik.service.api.schemas import TokenIn, TokenOut
 from narvik.service.tables import TenantRow, TokenRow
 
 

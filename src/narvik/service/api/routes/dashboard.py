@@ -12,7 +12,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _asset(name: str) -> str:
-    return resources.files("narvik.service").joinpath("dashboard", name).read_text("utf-8")
+    return resources.files("narvik.service.api").joinpath("dashboard", name).read_text("utf-8")
 
 
 @lru_cache(maxsize=1)

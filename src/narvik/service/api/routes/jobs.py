@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from narvik.service.context import ServiceContext
-from narvik.service.deps import Ctx, Reader, Who, get_principal
-from narvik.service.errors import InvalidError
-from narvik.service.queries import jobs
-from narvik.service.schemas import NO_NUL, JobIn, JobOut, JobPage, RowId, TenantQuery
+from narvik.service.api.context import ServiceContext
+from narvik.service.api.deps import Ctx, Reader, Who, get_principal
+from narvik.service.api.errors import InvalidError
+from narvik.service.api.queries import jobs
+from narvik.service.api.schemas import NO_NUL, JobIn, JobOut, JobPage, RowId, TenantQuery
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -94,5 +94,5 @@ def cancel_job(job_id: RowId, ctx: Ctx, who: Who) -> JobOut:
     with ctx.db.write() as session:
         job, tenant = jobs.cancel(session, who, job_id, now)
         out = jobs.to_out(job, tenant.name, ctx.plant, now)
-    ctx.state.post("cancel", (job_id, now))
+    ctx.scheduler.cancelled(job_id, now)
     return out

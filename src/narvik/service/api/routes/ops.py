@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from narvik.service.deps import Ctx, Who
-from narvik.service.schemas import ERROR_RESPONSES
+from narvik.service.api.deps import Ctx, Who
+from narvik.service.api.schemas import ERROR_RESPONSES
 
 router = APIRouter(tags=["operations"])
 

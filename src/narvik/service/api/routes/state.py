@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from narvik.service.deps import Ctx, Reader, Who
-from narvik.service.queries import billing, state
-from narvik.service.schemas import (
+from narvik.service.api.deps import Ctx, Reader, Who
+from narvik.service.api.queries import billing, state
+from narvik.service.api.schemas import (
     EventOut,
     FleetOut,
     PowerOut,

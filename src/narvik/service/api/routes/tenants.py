@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from narvik.service.deps import Ctx, Reader, Who
-from narvik.service.queries import tenants, tokens
-from narvik.service.schemas import (
+from narvik.service.api.deps import Ctx, Reader, Who
+from narvik.service.api.queries import tenants, tokens
+from narvik.service.api.schemas import (
     QuotaIn,
     RowId,
     TenantIn,
