@@ -11,6 +11,7 @@ through :meth:`ScenarioSpec.with_overrides`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -243,7 +244,14 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
     report("workload", 0, 1)
     jobs, skipped = load_workload(spec, n_gpus, site.rack_types[0].nvlink_domain_gpus)
     check_against_site(spec, site, phase)
-    halls = site_halls(site, spec.start_date, spec.phase)
+    # Halls whose phase begins within the run (all of them online by its end); a whole
+    # trace replayed without a span runs on the fleet in force at its start.
+    horizon_s = spec.span_s if spec.span_s is not None else 0.0
+    halls = tuple(
+        h
+        for h in site_halls(site, spec.start_date, spec.phase)
+        if h.online_from_s < horizon_s or h.online_from_s == -math.inf
+    )
     inputs = _pool_inputs(spec, jobs, halls, site, weather)
     run = simulate_on_site(
         site,

@@ -454,9 +454,10 @@ def test_confined_tenant_only_gets_its_halls() -> None:
 
 def test_too_fragmented_guaranteed_job_waits() -> None:
     # 32 free, 4 per domain: 16 GPUs need 2 whole domains, none is whole -> no placement,
-    # no start, no notice (need = max(16 - 32, 32 + 16 - 64) < 0). The job waits: 16 held
-    # by count in hall 0 (equal pressure, more free, lower index). The 4-GPU job after it
-    # then only finds hall 1 (16 counted free): domain 0.
+    # no start, no notice. The job waits for whole domains holding nothing (GPUs in pieces
+    # serve others): the 4-GPU job after it takes the best fit, hall 0 domain 0 (equal
+    # pressure, equal counts, lower index). Waiting for a placement is not waiting for a
+    # reclaim: no earmark is kept for the tenant.
     v = make_view(
         [[4, 4, 4, 4], [4, 4, 4, 4]],
         [tenant(0, quota=32), tenant(1, quota=32)],
@@ -464,8 +465,8 @@ def test_too_fragmented_guaranteed_job_waits() -> None:
         [rjob(9, 1, 32, halls=((0, 16), (1, 16)))],
     )
     d = NarvikPolicy().decide(v)
-    assert d.starts == [(2, False, ((1, 0, 4),))]
-    assert d.preempt == [] and d.fitting == [1, 2] and d.waiting_tenants == {0}
+    assert d.starts == [(2, False, ((0, 0, 4),))]
+    assert d.preempt == [] and d.fitting == [1, 2] and d.waiting_tenants == set()
 
 
 def test_tenants_go_in_tier_then_fair_share_order() -> None:

@@ -181,14 +181,16 @@ def test_fcfs_stops_at_the_first_job_that_does_not_fit() -> None:
 
 
 def test_easy_backfills_behind_the_head_with_the_shadow_rule() -> None:
-    # j1 starts (8 left). Head j2 (22): shadow = 100 (8 + 16 = 24 >= 22), extra 2.
-    # j3 (4, ends 300 > 100, 4 > 2): no.   j4 (2, 2 <= extra 2): starts, extra 0 -> (0, 1, 2)
-    # j5 (4, ends 50 <= 100): starts -> (0, 1, 4).   j6 (2 > extra 0, ends 300): no.
-    # Borrowed (beyond the quota, for the accounts): j4 (T1 has none), j5 (T0: 8 + 4 > 8).
+    # j1 starts (8 left) and ends by estimate at 100. Head j2 (22): at 100 the running 16
+    # and j1's 8 are free too: 8 + 16 + 8 = 32 >= 22, shadow 100, extra 10.
+    # j3 (4, ends 300, 4 <= 10): starts -> (0, 1, 4), extra 6.  j4 (2 <= 6): starts ->
+    # (0, 1, 2), extra 4.  j5 (4, ends 50): no domain has 4 free any more: waits.
+    # j6 (2 <= 4): starts -> (0, 1, 2). Borrowed: j3 (T0: 8 + 4 > 8), j4, j6 (T1: none).
     assert started(EasyPolicy(), _queue_view()) == [
         (1, False, ((0, 0, 8),)),
+        (3, True, ((0, 1, 4),)),
         (4, True, ((0, 1, 2),)),
-        (5, True, ((0, 1, 4),)),
+        (6, True, ((0, 1, 2),)),
     ]
 
 
@@ -395,3 +397,32 @@ def test_decide_never_mutates_the_view(policy: FcfsPolicy) -> None:
         before = _snapshot(v)
         policy.decide(v)
         assert _same(before, _snapshot(v))
+
+
+def test_easy_shadow_counts_jobs_started_earlier_in_the_pass():
+    # 16 GPUs, 8 free, a job on 8 ending at 100. Queue a (4, est 10), b (8, est 10),
+    # c (4, est 50). a starts; head b: free 4 now + a's 4 at 10 -> shadow 10, extra 0;
+    # c would end at 50 > 10 and there is no extra: it waits (the flat reference: (a,)).
+    v = make_view(
+        [[8]],
+        [tenant(0, max_borrow=16, halls=(0,))],
+        [wjob(1, 0, 4, 10.0), wjob(2, 0, 8, 10.0, submit=1e-3), wjob(3, 0, 4, 50.0, 2e-3)],
+        [rjob(9, 0, 8, end=100.0)],
+        topo=ONE,
+    )
+    assert [s[0] for s in EasyPolicy().decide(v).starts] == [1]
+
+
+def test_easy_extra_counts_every_overdue_job():
+    # now 100, 2 free; running: 6 GPUs est. end 50, 2 GPUs est. end 80 (both overdue: they
+    # count as ending now), 6 GPUs end 200. Head 8 GPUs: shadow 100 (now) with 2 + 6 + 2 =
+    # 10 free, extra 2; x (2 GPUs, est 500) fits the extra and starts.
+    v = make_view(
+        [[2]],
+        [tenant(0, max_borrow=16, halls=(0,))],
+        [wjob(1, 0, 8, 10.0), wjob(2, 0, 2, 500.0, submit=1e-3)],
+        [rjob(7, 0, 6, end=50.0), rjob(8, 0, 2, end=80.0), rjob(9, 0, 6, end=200.0)],
+        now=100.0,
+        topo=ONE,
+    )
+    assert [s[0] for s in EasyPolicy().decide(v).starts] == [2]

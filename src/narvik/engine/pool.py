@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -93,6 +93,8 @@ class Pool:
         self._by_class: dict[tuple[bool, int], dict[int, RunningView]] = {}
         self.est_keys: list[float] = []
         self.est_gpus: dict[float, int] = {}
+        self._committed: dict[float, int] = {}
+        """Per booking start: GPUs of running jobs whose estimated end falls after it."""
         self.timers: list[tuple[float, int]] = []
         self.busy = 0
         self.cap_fraction = 1.0
@@ -125,6 +127,7 @@ class Pool:
 
     def set_reservations(self, reservations: Sequence[ReservationSpec]) -> None:
         self.reservations = sorted(reservations, key=lambda r: (r.start_s, r.end_s, r.tenant))
+        self._committed = {}
         self._next_change_s = -math.inf
 
     def set_curtailments(self, curtailments: Sequence[CurtailmentSpec]) -> None:
@@ -348,7 +351,11 @@ class Pool:
             preempting=self.noticed,
             preempting_gpus=self.noticed_gpus,
             grace_period_s=self.rules.grace_period_s,
-            upcoming=[(r.start_s, r.gpus) for r in self.reservations if r.start_s > now_s],
+            upcoming=[
+                (r.start_s, r.gpus, self._committed_after(r.start_s))
+                for r in self.reservations
+                if r.start_s > now_s
+            ],
             backfill_depth=depth,
         )
 
@@ -533,6 +540,7 @@ class Pool:
         self.rate = float(capped_throughput_fraction(cap))
         self.est_keys.clear()
         self.est_gpus.clear()
+        self._committed.clear()
         for job in self.running.values():
             job.done_s = job.done_at(now_s)
             job.updated_s = now_s
@@ -544,7 +552,20 @@ class Pool:
             self.timers = [(self._due_at(j), k) for k, j in self.running.items()]
             heapq.heapify(self.timers)
 
+    def _committed_after(self, start_s: float) -> int:
+        """GPUs of running jobs whose estimated end falls after ``start_s`` (kept up to date
+        for the bookings' starts)."""
+        got = self._committed.get(start_s)
+        if got is None:
+            i = bisect_right(self.est_keys, start_s)
+            got = sum(self.est_gpus[k] for k in self.est_keys[i:])
+            self._committed[start_s] = got
+        return got
+
     def _add_est(self, e: float, g: int) -> None:
+        for s in self._committed:
+            if e > s:
+                self._committed[s] += g
         if e in self.est_gpus:
             self.est_gpus[e] += g
         else:
@@ -552,6 +573,9 @@ class Pool:
             insort(self.est_keys, e)
 
     def _drop_est(self, e: float, g: int) -> None:
+        for s in self._committed:
+            if e > s:
+                self._committed[s] -= g
         left = self.est_gpus[e] - g
         if left:
             self.est_gpus[e] = left

@@ -50,7 +50,7 @@ def run_summary(results: Results) -> dict[str, Any]:
         end = np.where(np.isnan(sched.seg_end_s), results.span_s, sched.seg_end_s)
         gpu_hours = float(np.sum((end - sched.seg_start_s) * sched.seg_gpus)) / SECONDS_PER_HOUR
         summary["gpu_hours"] = gpu_hours
-        summary["utilization"] = gpu_hours / (results.n_gpus * results.span_s / SECONDS_PER_HOUR)
+        summary["utilization"] = gpu_hours / _online_gpu_hours(results)
         summary["preemptions_total"] = int(sched.preemptions.sum())
         summary["gpu_hours_lost_to_preemption"] = float(sched.lost_gpu_s.sum()) / SECONDS_PER_HOUR
         summary["tenancy"] = tenancy_summary(results)
@@ -69,6 +69,15 @@ def run_summary(results: Results) -> dict[str, Any]:
     return summary
 
 
+def _online_gpu_hours(results: Results) -> float:
+    """GPU-hours of the fleet online over the run (phases may come online during it)."""
+    steps = results.steps
+    if steps is None:
+        return results.n_gpus * results.span_s / SECONDS_PER_HOUR
+    width = np.diff(np.append(steps.t_s, steps.span_s))
+    return float(np.sum(steps.gpus_online * width)) / SECONDS_PER_HOUR
+
+
 def _placement_stats(results: Results) -> dict[str, Any]:
     doms = np.asarray(results.nvlink_domains)
     blocks = np.asarray(results.network_blocks)
@@ -83,6 +92,28 @@ def _placement_stats(results: Results) -> dict[str, Any]:
         "jobs_on_more_domains_than_needed": int(extra.sum()),
         "multi_domain_jobs_in_one_block": int(np.sum(placed & (doms > 1) & (blocks == 1))),
         "multi_domain_jobs": int(np.sum(placed & (doms > 1))),
+        "share_small_jobs_on_one_domain": _share(placed & (gpus <= domain_gpus), doms == 1),
+        "share_gangs_on_fewest_domains": _share(placed & (gpus > domain_gpus), doms == minimum),
+        **_fragmentation(results),
+    }
+
+
+def _share(among: np.ndarray, ok: np.ndarray) -> float | None:
+    n = int(among.sum())
+    return float(np.sum(among & ok)) / n if n else None
+
+
+def _fragmentation(results: Results) -> dict[str, float | None]:
+    """Hourly samples of the free GPUs: the share not in wholly free NVLink domains
+    (free, but unusable by a gang that needs whole domains)."""
+    sched = results.schedule
+    if not isinstance(sched, TenancyResult) or sched.frag_free_gpus.size == 0:
+        return {"fragmentation_mean": None, "fragmentation_p95": None}
+    free = sched.frag_free_gpus.astype(float)
+    frag = np.where(free > 0, 1.0 - sched.frag_whole_free_gpus / np.maximum(free, 1.0), 0.0)
+    return {
+        "fragmentation_mean": float(frag.mean()),
+        "fragmentation_p95": float(np.percentile(frag, 95)),
     }
 
 
@@ -108,12 +139,12 @@ def run_timeseries_table(results: Results) -> pa.Table:
     }
     for tier, busy in steps.gpus_busy_by_tier.items():
         cols[f"gpus_busy[{tier}]"] = pa.array(busy, pa.float64())
-    n = steps.t_s.shape[0]
     with np.errstate(divide="ignore", invalid="ignore"):
         pue = np.where(f.it_power_w > 0, f.facility_power_w / f.it_power_w, np.nan)
     cols.update(
         {
-            "gpus_total": pa.array(np.full(n, steps.gpus_total), pa.int64()),
+            "gpus_total": pa.array(np.rint(steps.gpus_online), pa.int64()),
+            "gpu_power_cap_fraction": steps.gpu_cap_fraction,
             "queued_jobs": pa.array(steps.queued_jobs, pa.int64()),
             "it_power_w": f.it_power_w,
             "facility_power_w": f.facility_power_w,

@@ -640,6 +640,9 @@ def curtailment_table(
             "min_gpu_cap_fraction": float(cap) if cap is not None else None,
             "preempted_jobs": int(preempted) if preempted is not None else 0,
         }
+        judged = _field(o, "steps_judged")
+        if judged is not None:
+            row["steps_judged"] = int(judged)
         if origin is not None:
             row["start_utc"] = (origin + dt.timedelta(seconds=start)).isoformat()
             row["end_utc"] = (origin + dt.timedelta(seconds=end)).isoformat()
@@ -651,3 +654,30 @@ def curtailments_met(outcomes: Iterable[Any]) -> tuple[int, int]:
     """(curtailments met, curtailments) of the outcomes (see :func:`curtailment_table`)."""
     flags = [bool(_field(o, "met")) for o in outcomes]
     return sum(flags), len(flags)
+
+
+def curtailment_verdicts(
+    outcomes: list[dict[str, Any]],
+    t_s: NDArray[np.float64],
+    step_s: float,
+    facility_power_w: NDArray[np.float64],
+    power_cap_w: NDArray[np.float64],
+) -> list[dict[str, Any]]:
+    """The outcomes with ``met`` and ``max_excess_w`` judged on the physics steps: a
+    curtailment is met when every step lying wholly between its deadline and its end
+    keeps the facility's power at or under the lowered cap (the ``power_cap_w`` column
+    of ``timeseries.parquet``); ``steps_judged`` counts those steps."""
+    out = []
+    for o in outcomes:
+        inside = (t_s >= float(o["deadline_s"])) & (t_s + step_s <= float(o["end_s"]))
+        excess = facility_power_w[inside] - power_cap_w[inside]
+        worst = float(excess.max(initial=0.0))
+        out.append(
+            {
+                **o,
+                "met": bool(worst <= 1e-6 * max(float(power_cap_w.max(initial=1.0)), 1.0)),
+                "max_excess_w": max(worst, 0.0),
+                "steps_judged": int(inside.sum()),
+            }
+        )
+    return out

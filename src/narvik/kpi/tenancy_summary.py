@@ -9,6 +9,7 @@ import numpy as np
 
 from narvik.kpi.tenancy_kpis import (
     curtailment_table,
+    curtailment_verdicts,
     curtailments_met,
     fairness_by_tier,
     monthly_ledger,
@@ -114,6 +115,11 @@ def tenancy_summary(results: Results) -> dict[str, Any]:
     over = sched.it_power_w > sched.it_budget_w + 1e-6
     # Events and bookings after the end of the run did not happen in it.
     curtailments = [c for c in sched.curtailments if c["start_s"] < span]
+    if steps is not None:  # judged on the very series timeseries.parquet holds
+        curtailments = curtailment_verdicts(
+            curtailments, steps.t_s, steps.step_s, steps.facility.facility_power_w,
+            steps.power_cap_w,
+        )  # fmt: skip
     bookings = [r for r in sched.reservations if r["start_s"] < span]
     met, total = curtailments_met(curtailments)
     return {

@@ -68,8 +68,10 @@ class FcfsPolicy:
                 continue
             if not self.backfill:
                 break
+            if fits:
+                continue  # too fragmented now: no count-based reservation would help it
             if not head:
-                shadow, extra = easy_shadow(v, max(free, 0), q.gpus)
+                shadow, extra = easy_shadow(v, max(free, 0), q.gpus, w.started_ends)
                 head = True
         return w.d
 

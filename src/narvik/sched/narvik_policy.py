@@ -70,9 +70,13 @@ class Upcoming:
 
     def __init__(self, v: PoolView) -> None:
         self._v = v
-        self.starts = [s for s, _ in v.upcoming]
-        self._gpus = [g for _, g in v.upcoming]
-        self._room: list[int | None] = [None] * len(self.starts)
+        self.starts = [u[0] for u in v.upcoming]
+        self._gpus = [u[1] for u in v.upcoming]
+        # (start, gpus, committed): the engine keeps the GPUs committed past each start.
+        self._room: list[int | None] = [
+            v.n_gpus - u[1] - u[2] if len(u) > 2 else None  # type: ignore[misc]
+            for u in v.upcoming
+        ]
 
     def _room_at(self, i: int) -> int:
         room = self._room[i]
@@ -109,6 +113,8 @@ class PassWork:
     """GPUs promised to guaranteed jobs waiting for their reclaim."""
     earmarks: dict[int, int] = field(default_factory=dict)
     upcoming: Upcoming | None = None
+    started_ends: list[tuple[float, int]] = field(default_factory=list)
+    """(estimated end, GPUs) of the jobs started in this pass."""
 
     @classmethod
     def of(cls, v: PoolView) -> PassWork:
@@ -128,6 +134,7 @@ class PassWork:
 
     def start(self, job: int, borrowed: bool, placement: Placement, gpus: int, end: float) -> None:
         self.d.starts.append((job, borrowed, placement))
+        self.started_ends.append((end, gpus))
         assert self.upcoming is not None
         self.upcoming.take(gpus, end)
         self.busy += gpus
@@ -250,9 +257,15 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
         # Power now (busy, jobs under notice included) and once the reclaims under way
         # are done (staying plus the jobs waiting for them).
         powered = w.busy + g <= w.limit and w.staying + w.waiting_power + g <= w.limit
-        placed = None
         if g <= avail + own_part and powered:
             placed = place_job(v, w, t.allowed_halls, g, low_first=True)
+            if placed is None:
+                # Free GPUs enough, but too fragmented for the fewest domains: the job
+                # waits for whole domains, holding nothing (GPUs in pieces serve others).
+                w.waiting.add(job)
+                continue
+        else:
+            placed = None
         if placed is not None:
             w.start(job, False, placed, g, est_end)
             avail -= g - own_part
@@ -343,8 +356,10 @@ def surplus_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
                 room -= g
                 avail -= g
                 continue
+            if fits:
+                continue  # too fragmented now: no count-based reservation would help it
             if not reserved_for_head and g <= v.n_gpus:
-                shadow, extra = easy_shadow(v, max(avail, 0), g)
+                shadow, extra = easy_shadow(v, max(avail, 0), g, w.started_ends)
                 reserved_for_head = True
 
 
@@ -355,14 +370,40 @@ def committed_after(v: PoolView, start_s: float) -> int:
     return sum(v.est_end_gpus[k] for k in keys[i:])
 
 
-def easy_shadow(v: PoolView, avail: int, need: int) -> tuple[float, int]:
-    """EASY: earliest estimated time ``need`` GPUs are free, and the GPUs to spare then."""
+def easy_shadow(
+    v: PoolView, avail: int, need: int, started: Sequence[tuple[float, int]] = ()
+) -> tuple[float, int]:
+    """EASY: earliest estimated time ``need`` GPUs are free, and the GPUs to spare then.
+
+    Running jobs end at their estimated end (at ``now`` once it has passed), and so do
+    the ``started`` ones, (estimated end, GPUs), started earlier in the same pass; every
+    job ending by the shadow time counts towards the spare GPUs."""
+    now = v.now_s
+    keys, at = v.est_end_keys, v.est_end_gpus
+    extra = sorted(started)
+    i = k = 0
+    n, m = len(keys), len(extra)
     acc = avail
-    for key in v.est_end_keys:
-        acc += v.est_end_gpus[key]
-        if acc >= need:
-            return max(key, v.now_s), acc - need
-    return math.inf, 0
+    shadow = math.inf
+    while True:  # the two sorted lists of ends, merged
+        if i < n and (k >= m or keys[i] <= extra[k][0]):
+            end = keys[i]
+            gpus = at[end]
+            i += 1
+        elif k < m:
+            end, gpus = extra[k]
+            k += 1
+        else:
+            break
+        t = end if end > now else now
+        if t > shadow:
+            break
+        acc += gpus
+        if shadow == math.inf and acc >= need:
+            shadow = t
+    if shadow == math.inf:
+        return math.inf, 0
+    return shadow, acc - need
 
 
 def victims(

@@ -115,8 +115,10 @@ class PoolView:
     """Running jobs already given notice (they stop when their grace period ends)."""
     preempting_gpus: int
     grace_period_s: float
-    upcoming: Sequence[tuple[float, int]]
-    """(start_s, gpus) of reservations not yet begun, soonest first."""
+    upcoming: Sequence[tuple[float, int] | tuple[float, int, int]]
+    """(start_s, gpus[, committed]) of reservations not yet begun, soonest first;
+    ``committed``: GPUs of running jobs whose estimated end falls after ``start_s``
+    (computed from ``est_end_keys`` when not given)."""
     backfill_depth: int
 
 

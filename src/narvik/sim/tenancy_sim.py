@@ -124,6 +124,11 @@ class TenancyResult(JobStates):
     shed_w: NDArray[np.float64]
     """Power the active curtailments shed from the grid cap."""
     gpus_online: NDArray[np.int64]
+    frag_t_s: NDArray[np.float64]
+    """Hourly samples of the free GPUs (``frag_free_gpus``) and of those in wholly free
+    NVLink domains (``frag_whole_free_gpus``)."""
+    frag_free_gpus: NDArray[np.int64]
+    frag_whole_free_gpus: NDArray[np.int64]
     curtailments: list[dict[str, float | bool | int]]
     reservations: list[dict[str, float | bool | int]]
     until_s: float | None = None
@@ -143,6 +148,7 @@ class _Recorder:
         self.domains = [0] * n
         self.blocks = [0] * n
         self.segs: list[tuple[int, float, float, int, int, bool]] = []
+        self.frag: list[tuple[float, int, int]] = []
         self.series: tuple[list[float], ...] = ([], [], [], [], [], [], [])
         self.curt = [_curtailment_row(c) for c in setup.curtailments]
         self.res = [_reservation_row(r) for r in setup.reservations]
@@ -168,6 +174,12 @@ class _Recorder:
         for key in out.fitting:
             self.fit_since[key] = out.now_s
         self._power(out, pool)
+        if out.now_s % 3600.0 == 0.0:  # hourly: free GPUs, and those in wholly free domains
+            whole = sum(
+                int(np.count_nonzero(f == t.domain_gpus)) * t.domain_gpus
+                for f, t in zip(pool.free, pool.topologies, strict=True)
+            )
+            self.frag.append((out.now_s, sum(pool.free_by_hall), whole))
         for i in out.opened_short:
             self.res[i]["honoured"] = False
         for i, have in out.booking_available.items():
@@ -350,6 +362,7 @@ def _result(
     for r, spec in zip(rec.res, rec.setup.reservations, strict=True):
         r["honoured"] = bool(r["honoured"]) and int(r["min_available_gpus"]) >= spec.gpus
     seg = np.array(rec.segs, dtype=float).reshape(-1, 6)
+    frag = np.array(rec.frag, dtype=float).reshape(-1, 3)
     t_s, busy, it_w, budget, cap, shed, online = (np.asarray(s) for s in rec.series)
     return TenancyResult(
         jobs=jobs,
@@ -378,6 +391,9 @@ def _result(
         cap_fraction=cap.astype(float),
         shed_w=shed.astype(float),
         gpus_online=online.astype(np.int64),
+        frag_t_s=frag[:, 0].astype(float),
+        frag_free_gpus=frag[:, 1].astype(np.int64),
+        frag_whole_free_gpus=frag[:, 2].astype(np.int64),
         curtailments=rec.curt,
         reservations=rec.res,
         until_s=until_s,
