@@ -1,8 +1,10 @@
 """Wall time and peak memory of the default one-year, full-site run (`narvik simulate`).
 
 Runs the shipped `stargate-norway` scenario (a year, about 100,000 GPUs, the synthetic
-multi-tenant workload of about a million jobs, EASY) through the same code as the
-command line, stage by stage, and writes the run's files to a temporary folder.
+multi-tenant workload of about a million jobs, the ``narvik`` policy on the engine;
+``--policy easy`` for the baseline on equal terms) through the same code as the
+command line, stage by stage, and writes the run's files to a temporary folder. Also
+prints how gangs were placed on NVLink domains and whether the curtailments were met.
 Prints figures; asserts nothing. Run: .venv/bin/python benchmarks/bench_default_year.py
 """
 
@@ -56,6 +58,21 @@ def main() -> None:
         f"utilisation {s['utilization']:.3f}, PUE {s['pue']:.3f}, ERF {s['erf']:.3f}, "
         f"peak {s['peak_facility_power_mw']:.1f} MW of {s['power_cap_mw']:.0f} MW"
     )
+    p = s["placement"]
+    print(
+        f"placement: jobs of <= 72 GPUs on one domain {_pct(p['share_small_jobs_on_one_domain'])}, "
+        f"larger gangs on ceil(gpus/72) domains {_pct(p['share_gangs_on_fewest_domains'])}, "
+        f"fragmentation of free GPUs mean {_pct(p['fragmentation_mean'])} "
+        f"p95 {_pct(p['fragmentation_p95'])}"
+    )
+    tenancy = s.get("tenancy")
+    if tenancy:
+        met = tenancy["curtailments_met"]
+        print(f"curtailments met {met['met']} of {met['total']} (judged on the hourly steps)")
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f} %"
 
 
 if __name__ == "__main__":

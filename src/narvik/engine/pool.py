@@ -194,7 +194,11 @@ class Pool:
     def cancel(self, key: int, at_s: float) -> bool:
         """Cancel a queued job now, or a running one at ``at_s``; False when unknown."""
         if key in self.queued:
-            self._dequeue(key)
+            q = self._dequeue(key)
+            t = self.tenants[q.tenant]
+            if key in t.fit_pending:
+                t.fit_pending.discard(key)
+                t.pending_fit -= q.gpus
             return True
         job = self.running.get(key)
         if job is None:
@@ -206,6 +210,29 @@ class Pool:
     def add_running(self, job: RunningJob) -> None:
         """A running job loaded from storage (the control plane's restart)."""
         self._add_running(job)
+
+    def add_queued(self, job: WaitingJob) -> None:
+        """A queued job loaded from storage: queued as it was (its arrival was judged then)."""
+        self._enqueue(job)
+
+    def restore(
+        self,
+        last_s: float,
+        cap_fraction: float,
+        usage_gpu_s: Sequence[float],
+        earmarked_gpus: Sequence[int],
+    ) -> None:
+        """The state a stored pool had after its last pass at ``last_s`` (before its jobs
+        are added back): halls online, the GPU power cap, fair-share usage (decayed to
+        ``last_s``) and earmarks per tenant."""
+        self.bring_online(last_s)
+        self.last_s = self._usage_s = last_s
+        self.cap_fraction = cap_fraction
+        self.rate = float(capped_throughput_fraction(cap_fraction))
+        for t, used, mark in zip(self.tenants, usage_gpu_s, earmarked_gpus, strict=True):
+            t.usage_gpu_s = used
+            t.view.fair_share_key = used / t.spec.weight
+            t.view.earmarked_gpus = mark
 
     # --- the pass -------------------------------------------------------------------
     def step(
@@ -520,7 +547,7 @@ class Pool:
             return
         self.queued[q.key] = q
         t = self.tenants[q.tenant]
-        t.add_queued(q.submit_s, q.key)
+        t.add_queued(q.submit_s, q.key, q.gpus)
         t.queued_gpus += q.gpus
         if q.fit_since_s == q.fit_since_s:
             t.add_promised(q.fit_since_s, q.key)
@@ -528,7 +555,7 @@ class Pool:
     def _dequeue(self, key: int) -> WaitingJob:
         q = self.queued.pop(key)
         t = self.tenants[q.tenant]
-        t.drop_queued(q.submit_s, key)
+        t.drop_queued(q.submit_s, key, q.gpus)
         t.queued_gpus -= q.gpus
         if q.fit_since_s == q.fit_since_s:
             t.drop_promised(q.fit_since_s, key)

@@ -33,6 +33,8 @@ class TenantState:
     fit_pending: set[int] = field(default_factory=set)
     queued_gpus: int = 0
     running_jobs: int = 0
+    sizes: dict[int, int] = field(default_factory=dict)
+    """Queued jobs by GPUs asked (for ``view.min_queued_gpus``)."""
 
     def __post_init__(self) -> None:
         s = self.spec
@@ -56,11 +58,22 @@ class TenantState:
     def used_gpus(self) -> int:
         return self.view.used_guaranteed + self.view.used_borrowed
 
-    def add_queued(self, submit_s: float, key: int) -> None:
+    def add_queued(self, submit_s: float, key: int, gpus: int) -> None:
         _insert(self.queue, self.view.queue, (submit_s, key))
+        self.sizes[gpus] = self.sizes.get(gpus, 0) + 1
+        v = self.view
+        if not v.min_queued_gpus or gpus < v.min_queued_gpus:
+            v.min_queued_gpus = gpus
 
-    def drop_queued(self, submit_s: float, key: int) -> None:
+    def drop_queued(self, submit_s: float, key: int, gpus: int) -> None:
         _remove(self.queue, self.view.queue, (submit_s, key))
+        left = self.sizes[gpus] - 1
+        if left:
+            self.sizes[gpus] = left
+        else:
+            del self.sizes[gpus]
+            if gpus == self.view.min_queued_gpus:
+                self.view.min_queued_gpus = min(self.sizes, default=0)
 
     def add_promised(self, since_s: float, key: int) -> None:
         _insert(self.promised, self.view.promised, (since_s, key))

@@ -223,7 +223,7 @@ def guarantee_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
     """Start (or reclaim GPUs for) queued work that fits each tenant's unused guarantee."""
     for t in order:
         headroom = t.quota_gpus + t.reserved_gpus - t.used_guaranteed
-        if headroom > 0:
+        if headroom > 0 and t.queue and t.min_queued_gpus <= headroom:
             _guarantee_tenant(v, w, t, headroom)
 
 
@@ -328,8 +328,10 @@ def surplus_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
     started = {s[0] for s in w.d.starts} | w.waiting
     for t in order:
         room = t.max_borrow_gpus - t.used_borrowed
-        if room <= 0:
+        if room <= 0 or not t.queue:
             continue
+        if reserved_for_head and t.min_queued_gpus > min(room, w.power_room()):
+            continue  # nothing of it can start in what is left
         total = sum(counts)
         everywhere = len(t.allowed_halls) == len(counts)
         here = total if everywhere else sum(counts[h] for h in t.allowed_halls)

@@ -77,6 +77,8 @@ class TenantView:
     """GPUs freed by preemptions made for this tenant: free, but its own while it waits."""
     promised: list[int] = field(default_factory=list)
     """Queued jobs that have fit the unused guarantee, in that order: they keep their claim."""
+    min_queued_gpus: int = 0
+    """GPUs of its smallest queued job (0: none queued): nothing of it starts in less."""
 
 
 @dataclass

@@ -312,8 +312,10 @@ class _Driver:
         if self.wake is not None:
             self.kernel.cancel(self.wake[1])
             self.wake = None
-        if due < math.inf:
-            self.wake = (due, self.kernel.schedule(max(due, now), self.request_pass, ORDER_END))
+        if due <= now:  # a notice that ran out at once: another pass at this instant
+            self.kernel.schedule(now, self.run_pass, ORDER_SCHEDULE)
+        elif due < math.inf:
+            self.wake = (due, self.kernel.schedule(due, self.request_pass, ORDER_END))
 
 
 def _curtailment_row(c: CurtailmentSpec) -> dict[str, float | bool | int]:

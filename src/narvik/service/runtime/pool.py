@@ -28,7 +28,6 @@ from narvik.engine import (
     RunningJob,
     TenantSpec,
 )
-from narvik.physics.it_power import capped_throughput_fraction
 from narvik.sched.placement import Placement, hall_gpus
 from narvik.sched.view import RunningView, WaitingJob
 from narvik.service.plant import Plant
@@ -121,16 +120,18 @@ def load_pool(
     )
     last = meta.get("last_pass_s")
     half_life = pool.rules.fair_share_half_life_s
-    if last is not None:
-        pool.bring_online(last)
-        pool.advance_usage(last)  # the fair-share clock starts at the last pass
-        pool.last_s = last
-        cap = meta.get("cap_fraction", 1.0)
-        pool.cap_fraction, pool.rate = cap, float(capped_throughput_fraction(cap))
-    for t, row in zip(pool.tenants, tenants, strict=True):
+    usage = []
+    for row in tenants:
         dt_s = max((last if last is not None else row.usage_at_s) - row.usage_at_s, 0.0)
-        t.usage_gpu_s = row.usage_gpu_s * math.exp(-math.log(2.0) * dt_s / half_life)
-        t.view.earmarked_gpus = row.earmarked_gpus
+        usage.append(row.usage_gpu_s * math.exp(-math.log(2.0) * dt_s / half_life))
+    if last is not None:  # the fair-share clock goes on from the last pass
+        pool.restore(
+            last, meta.get("cap_fraction", 1.0), usage, [t.earmarked_gpus for t in tenants]
+        )
+    else:
+        for t, used, row in zip(pool.tenants, usage, tenants, strict=True):
+            t.usage_gpu_s = used
+            t.view.earmarked_gpus = row.earmarked_gpus
     running = select(JobRow.__table__).where(JobRow.state == "running")
     # In the order the engine started them (its preemption order is the latest first).
     order = (JobRow.stint_start_s, func.coalesce(JobRow.start_order, 0), JobRow.id)
@@ -166,7 +167,7 @@ def load_pool(
         )  # fmt: skip
     queued = select(JobRow.__table__).where(JobRow.state == "queued")
     for row in session.execute(queued.order_by(JobRow.submit_s, JobRow.id)):
-        pool.submit(
+        pool.add_queued(
             WaitingJob(
                 row.id, index[row.tenant_id], row.gpus, row.runtime_s, row.estimate_s,
                 row.submit_s, row.saved_s,

@@ -235,7 +235,7 @@ class Scheduler:
             _write_stops(session, out.stops, ids)
             _write_rejected(session, rejected, ids, now_s)
             _write_changes(session, pool, out, ids)
-            if not _write_starts(session, out):
+            if not _write_starts(session, out, int(t.meta.get("start_seq", 0.0))):
                 self.pool = None  # a start was cancelled meanwhile: reload after this pass
             _write_usage(session, pool, ids, now_s)
             _write_meta_and_sample(session, self.plant, t.meta, out, len(pool.queued))
@@ -396,7 +396,7 @@ def _write_changes(session: Session, pool: Pool, out: PassOutcome, ids: list[int
         session.execute(insert(EventRow), events)
 
 
-def _write_starts(session: Session, out: PassOutcome) -> bool:
+def _write_starts(session: Session, out: PassOutcome, seq: int) -> bool:
     """The starts, each only if its job is still queued; False if one was not."""
     if not out.starts:
         return True
@@ -427,7 +427,7 @@ def _write_starts(session: Session, out: PassOutcome) -> bool:
                 "domains": placement_json(j.placement),
                 "order": i,
             }
-            for i, j in enumerate(out.starts)
+            for i, j in enumerate(out.starts, start=seq)
         ],
     )
     return done.rowcount in (-1, len(out.starts))  # type: ignore[attr-defined]
@@ -465,7 +465,12 @@ def _write_meta_and_sample(
     now_s, busy, cap = out.now_s, out.busy_gpus, out.cap_fraction
     last = meta.get("last_pass_s", now_s)
     dt_s = max(now_s - last, 0.0)
-    new = {"last_pass_s": now_s, "cap_fraction": cap}
+    # start_seq: a counter of starts (their order, for the engine's latest-started-first).
+    new = {
+        "last_pass_s": now_s,
+        "cap_fraction": cap,
+        "start_seq": meta.get("start_seq", 0.0) + len(out.starts),
+    }
     it_w = out.it_power_w
     if now_s - meta.get("last_sample_s", -math.inf) >= SAMPLE_EVERY_S:
         power = plant.power_now(now_s, busy, cap)
