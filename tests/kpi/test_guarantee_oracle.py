@@ -444,6 +444,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Results, d
     return {
         "small-scenario": _run(load_scenario(SMALL_SCENARIO)),
         "small-site-contended-trace": _run(_contended_spec(tmp)),
+        "small-site-contended-trace-no-booking": _run(
+            _contended_spec(tmp).model_copy(update={"reservations": ()})
+        ),
         "default-3-days": _run(load_scenario().with_overrides(days=3)),
     }
 
@@ -670,7 +673,8 @@ def test_slo_attainment_agrees_with_the_summary(runs, name):
 @pytest.mark.xfail(
     reason="policy gap: ahead of a booking (user-1, 8 GPUs from 10:00) the narvik policy "
     "does not count a guaranteed job whose estimate runs into the window as fitting "
-    "(Upcoming.fits in guarantee_step) and reclaims nothing for it, so user-2's 16-GPU "
+    "(its fit_since is the window start, 36,000 s; likely Upcoming.fits in guarantee_step) "
+    "and reclaims nothing for it, so user-2's 16-GPU "
     "job (key 61) fits its whole unused quota from 32,689 s but starts at 36,134 s; the "
     "summary, fed by the policy's fit_since, reports all hours met",
     strict=False,
@@ -683,3 +687,25 @@ def test_contended_trace_guarantee_kept(runs):
         mine = [v for v in got if v.tenant == tenant]
         assert (row["hours_met"], row["hours"]) == hours_met(mine, inp.grace_s, inp.span_s)
     assert got == []
+
+
+def test_contended_trace_without_booking_summary_agrees(runs):
+    """Without the booking the oracle and the summary agree hour for hour on user-1's
+    missed hours (both see jobs 70 and 75 wait past the grace; see the xfail below)."""
+    results, summary = runs["small-site-contended-trace-no-booking"]
+    inp, obs = inputs_of(results), observed_of(results)
+    got = guarantee_violations(inp, obs)
+    for tenant, row in summary["tenancy"]["guarantee_hours"].items():
+        mine = [v for v in got if v.tenant == tenant]
+        assert (row["hours_met"], row["hours"]) == hours_met(mine, inp.grace_s, inp.span_s)
+
+
+@pytest.mark.xfail(
+    reason="policy bug: user-1's 4-GPU job (key 70) fits its unused guarantee from "
+    "36,819 s (the policy's own fit_since too) but starts at 39,262 s, 2,443 s later "
+    "(grace 300 s); key 75 (8 GPUs) fits from 44,223 s, starts at 44,817 s",
+    strict=False,
+)
+def test_contended_trace_without_booking_guarantee_kept(runs):
+    results, _ = runs["small-site-contended-trace-no-booking"]
+    assert guarantee_violations(inputs_of(results), observed_of(results)) == []
