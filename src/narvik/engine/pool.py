@@ -52,6 +52,10 @@ class PassOutcome:
     """(job, stop at, tenant reclaimed for or -1)."""
     fitting: list[int] = field(default_factory=list)
     """Queued jobs that fit their tenant's guarantee for the first time."""
+    fit_on_arrival: list[int] = field(default_factory=list)
+    """Arrivals that fit their tenant's unused guarantee as they came."""
+    rejected: list[int] = field(default_factory=list)
+    """Arrivals refused: more GPUs than their tenant's halls will ever hold."""
     retimed: bool = False
     """The GPU power cap changed: every running job was re-timed."""
     cap_fraction: float = 1.0
@@ -188,9 +192,6 @@ class Pool:
         self._enqueue(job)
         return True
 
-    def fits_on_arrival(self, key: int, tenant: int) -> bool:
-        return key in self.tenants[tenant].fit_pending
-
     def cancel(self, key: int, at_s: float) -> bool:
         """Cancel a queued job now, or a running one at ``at_s``; False when unknown."""
         if key in self.queued:
@@ -245,7 +246,10 @@ class Pool:
         for s in self.due_stops(now_s):
             out.stops.append(s)
         for job in arrivals:
-            self.submit(job)
+            if not self.submit(job):
+                out.rejected.append(job.key)
+            elif job.key in self.tenants[job.tenant].fit_pending:
+                out.fit_on_arrival.append(job.key)
         opened = [i for i, r in enumerate(self.reservations) if self.last_s < r.start_s <= now_s]
         if opened:
             out.stops.extend(self._honour_bookings(now_s))
@@ -450,13 +454,14 @@ class Pool:
             key, q.tenant, q.gpus, q.runtime_s, q.estimate_s, q.submit_s, q.saved_s, now_s,
             self.rate, q.saved_s, now_s, borrowed, placement,
             RunningView(key, q.tenant, t.spec.tier_priority, q.gpus, borrowed, now_s, 0.0,
-                        hall_gpus(placement), False),
+                        hall_gpus(placement), False, placement),
         )  # fmt: skip
         self._add_running(job)
         return job
 
     def _add_running(self, job: RunningJob) -> None:
         t = self.tenants[job.tenant]
+        job.view.placement = job.placement
         for h, dom, c in job.placement:
             self.free[h][dom] -= c
             self.free_by_hall[h] -= c

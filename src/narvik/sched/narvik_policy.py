@@ -38,7 +38,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from narvik.sched.placement import Placement, Placer
+from narvik.sched.placement import Placement, Placer, place
 from narvik.sched.view import Decision, PoolView, RunningView, TenantView
 
 CAP_STEP = 0.05
@@ -260,9 +260,12 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
         if g <= avail + own_part and powered:
             placed = place_job(v, w, t.allowed_halls, g, low_first=True)
             if placed is None:
-                # Free GPUs enough, but too fragmented for the fewest domains: the job
-                # waits for whole domains, holding nothing (GPUs in pieces serve others).
+                # Free GPUs enough, but too fragmented for the fewest domains: lent work
+                # on the right domains is reclaimed (or is already leaving); the job
+                # waits, holding nothing (GPUs in pieces serve others).
                 w.waiting.add(job)
+                if reclaim_for_placement(v, w, t, job, g):
+                    d.waiting_tenants.add(t.index)
                 continue
         else:
             placed = None
@@ -297,6 +300,57 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
         w.waiting_power += g
 
 
+RECLAIM_SCAN = 64
+"""Lent jobs looked at, at most, to defragment domains for one guaranteed job."""
+
+
+def reclaim_for_placement(v: PoolView, w: PassWork, t: TenantView, job: int, gpus: int) -> bool:
+    """Domains for a guaranteed job the free GPUs are too fragmented to place: True when
+    work under notice will free them, or when lent work (preemption order) on the
+    tenant's halls is given notice so that they will; False when nothing would."""
+    halls = t.allowed_halls
+    scratch = {h: w.placer.free_of(h).copy() for h in halls}
+
+    def give_back(r: RunningView) -> bool:
+        back = False
+        for h, dom, c in r.placement:
+            if h in scratch:
+                scratch[h][dom] += c
+                back = True
+        return back
+
+    def fits() -> bool:
+        return any(place(scratch[h], v.topologies[h], gpus) is not None for h in halls)
+
+    leaving = [r for r in v.victims() if r.job in w.preempting]
+    if any([give_back(r) for r in leaving]) and fits():
+        return True
+    chosen: list[int] = []
+    for r in v.victims():
+        if not r.borrowed or len(chosen) >= RECLAIM_SCAN:
+            break
+        if r.job in w.preempting or not give_back(r):
+            continue
+        chosen.append(r.job)
+        if fits():
+            for j in chosen:
+                _notice_reclaim(v, w, t, job, j)
+            return True
+    return False
+
+
+def _notice_reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, victim: int) -> None:
+    """Notice to ``victim`` for ``t``: it stops by the waiting job's deadline."""
+    since = v.queued[job].fit_since_s
+    deadline = v.now_s + v.grace_period_s
+    if since == since:  # not NaN: top-ups made late still free the GPUs by its deadline
+        deadline = min(deadline, since + v.grace_period_s)
+    w.d.preempt.append((victim, t.index))
+    w.d.stop_by_s[victim] = max(v.now_s, deadline)
+    w.preempting.add(victim)
+    w.staying -= v.running[victim].gpus
+
+
 def _reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, short: int) -> int:
     """Give notice to borrowed work in the tenant's halls; returns the GPUs it frees there
     (0 and no notice when not enough can be reclaimed)."""
@@ -304,16 +358,8 @@ def _reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, short: int) -> i
     got = sum(in_halls(v.running[j], t.allowed_halls) for j in chosen)
     if got < short:
         return got
-    # Top-ups made late still free the GPUs by the job's own deadline.
-    since = v.queued[job].fit_since_s
-    deadline = v.now_s + v.grace_period_s
-    if since == since:  # not NaN
-        deadline = min(deadline, since + v.grace_period_s)
     for j in chosen:
-        w.d.preempt.append((j, t.index))
-        w.d.stop_by_s[j] = max(v.now_s, deadline)
-        w.preempting.add(j)
-        w.staying -= v.running[j].gpus
+        _notice_reclaim(v, w, t, job, j)
     return got
 
 

@@ -166,6 +166,10 @@ class Placer:
                 return self._take(((h, got),))
         return None
 
+    def free_of(self, h: int) -> NDArray[np.int64]:
+        """Free GPUs per domain of hall ``h`` as the pass has left them (do not change)."""
+        return self._free[h]
+
     def hold(self, h: int, gpus: int) -> None:
         self.counts[h] -= gpus
 

@@ -51,6 +51,8 @@ class RunningView:
     est_end_s: float
     halls: tuple[tuple[int, int], ...]
     being_preempted: bool
+    placement: Placement = ()
+    """((hall, domain, gpus), ...) it holds."""
 
 
 @dataclass

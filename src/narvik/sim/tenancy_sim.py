@@ -293,11 +293,10 @@ class _Driver:
         now = self.kernel.now_s
         arrivals, self.arrivals = self.arrivals, []
         out = self.pool.step(now, self.policy, arrivals)
-        for job in arrivals:
-            if self.pool.fits_on_arrival(job.key, job.tenant):
-                self.rec.fits[job.key] = True
-            elif job.key not in self.pool.queued and job.key not in self.pool.running:
-                self.rec.rejected[job.key] = True
+        for key in out.fit_on_arrival:
+            self.rec.fits[key] = True
+        for key in out.rejected:
+            self.rec.rejected[key] = True
         self.rec.record(out, self.pool)
         self._rearm(now)
         self.passes += 1
