@@ -83,6 +83,8 @@ def outcome_key(out: PassOutcome) -> tuple:
         [(j.key, j.placement, j.borrowed, j.stint_start_s, j.rate) for j in out.starts],
         list(out.notices),
         list(out.fitting),
+        list(out.fit_on_arrival),
+        list(out.rejected),
         out.retimed,
         out.cap_fraction,
         out.it_power_w,
@@ -257,6 +259,7 @@ def drive(
             else:
                 assert q.gpus > pool.tenants[q.tenant].reach_gpus
                 ledger.rejected.add(q.key)
+        assert set(out.rejected) == {q.key for q in arrivals} & ledger.rejected
         for s in out.stops:
             ledger.outcomes[s.outcome] += 1
             if s.outcome != "preempted":
