@@ -38,6 +38,9 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
+
 from narvik.sched.placement import Placement, Placer, place
 from narvik.sched.view import Decision, PoolView, RunningView, TenantView
 
@@ -148,7 +151,12 @@ class NarvikPolicy:
         w = PassWork.of(v)
         power_step(v, w)
         order = sorted(v.tenants, key=lambda t: (t.tier_priority, t.fair_share_key, t.index))
+        # Guaranteed work may lower the GPU power cap down to the floor to start; lent
+        # work only starts within the cap that the busy and guaranteed GPUs leave.
+        w.limit = gpu_limit(v, v.min_cap_fraction)
         guarantee_step(v, w, order)
+        cap, w.limit = power_cap(v, w.busy)
+        w.d.cap_fraction = cap
         surplus_step(v, w, order)
         return w.d
 
@@ -309,30 +317,36 @@ def reclaim_for_placement(v: PoolView, w: PassWork, t: TenantView, job: int, gpu
     work under notice will free them, or when lent work (preemption order) on the
     tenant's halls is given notice so that they will; False when nothing would."""
     halls = t.allowed_halls
-    scratch = {h: w.placer.free_of(h).copy() for h in halls}
+    scratch: dict[int, NDArray[np.int64]] = {}
 
     def give_back(r: RunningView) -> bool:
-        back = False
+        """Its GPUs back on the scratch copy; True when a domain it frees could matter."""
+        useful = False
         for h, dom, c in r.placement:
-            if h in scratch:
-                scratch[h][dom] += c
-                back = True
-        return back
+            if h not in halls:
+                continue
+            if h not in scratch:
+                scratch[h] = w.placer.free_of(h).copy()
+            free = scratch[h]
+            free[dom] += c
+            d = v.topologies[h].domain_gpus
+            useful = useful or (free[dom] >= gpus if gpus <= d else free[dom] == d)
+        return useful
 
     def fits() -> bool:
-        return any(place(scratch[h], v.topologies[h], gpus) is not None for h in halls)
+        return any(place(scratch[h], v.topologies[h], gpus) is not None for h in scratch)
 
-    leaving = [r for r in v.victims() if r.job in w.preempting]
+    leaving = [v.running[j] for j in sorted(w.preempting) if j in v.running]
     if any([give_back(r) for r in leaving]) and fits():
         return True
     chosen: list[int] = []
     for r in v.victims():
         if not r.borrowed or len(chosen) >= RECLAIM_SCAN:
             break
-        if r.job in w.preempting or not give_back(r):
+        if r.job in w.preempting or not any(h in halls for h, _ in r.halls):
             continue
         chosen.append(r.job)
-        if fits():
+        if give_back(r) and fits():
             for j in chosen:
                 _notice_reclaim(v, w, t, job, j)
             return True

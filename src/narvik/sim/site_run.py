@@ -108,13 +108,14 @@ def schedule_jobs(
     progress: Callable[[float], None] | None,
 ) -> FlatResult | TenancyResult:
     """On ``flat:N``: the exact reference replays of ``fcfs``/``easy``, or the engine."""
-    if policy == "narvik" or tenancy is not None and policy not in ("fcfs", "easy"):
-        if tenancy is None:
-            raise ValueError("policy: narvik needs a tenancy ([tenancy] in the scenario)")
-        return simulate_tenancy(
-            jobs, tenancy.tenant_index, tenancy.setup, until_s=until_s, progress=progress
-        )
-    return simulate_flat(jobs, n_gpus, policy, until_s=until_s, progress=progress)
+    if policy in ("fcfs", "easy"):
+        return simulate_flat(jobs, n_gpus, policy, until_s=until_s, progress=progress)
+    if tenancy is None:
+        raise ValueError(f"policy: {policy} needs a tenancy ([tenancy] in the scenario)")
+    return simulate_tenancy(
+        jobs, tenancy.tenant_index, tenancy.setup, until_s=until_s, policy=policy,
+        progress=progress,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,7 +11,7 @@ that instant. The driver records what the engine did; it keeps no state of the p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -399,7 +399,3 @@ def _result(
         reservations=rec.res,
         until_s=until_s,
     )
-
-
-def tenant_specs_names(setup: PoolSetup) -> Sequence[str]:
-    return [t.name for t in setup.tenants]
