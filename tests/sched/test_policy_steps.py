@@ -277,10 +277,10 @@ def test_no_power_limit_without_busy_gpu_power() -> None:
     assert d.starts == [] and d.preempt == [] and d.fitting == [1]
 
 
-def test_guaranteed_starts_may_lower_the_cap_to_the_floor() -> None:
-    # limit(c) = (28000 - 10000) / (1000 c): 18 at full cap, 36 at the 0.5 floor. 8 busy:
-    # both guaranteed jobs (8 + 8) start (24 <= 36); the cap is then the highest that
-    # holds 24: 18 / c >= 24 -> c <= 0.75.
+def test_power_room_caps_guaranteed_starts() -> None:
+    # limit(1.0) = (28000 - 10000) / 1000 = 18; 8 busy -> 10 more may start at the cap the
+    # busy GPUs allow (starts never lower it): job 1 (8) starts, job 2 (8) would make
+    # 24 > 18 -> no start (no borrowed work to reclaim).
     running = [rjob(9, 1, 8, halls=((0, 8),))]
     v = make_view(
         [[0, 8, 8, 8], FULL],
@@ -292,28 +292,9 @@ def test_guaranteed_starts_may_lower_the_cap_to_the_floor() -> None:
         budget=28_000.0,
     )
     d = NarvikPolicy().decide(v)
-    assert d.cap_fraction == 0.75
-    # hall 0 (24 free) is the tighter fit than hall 1 (32): best fit domains 1, then 2
-    assert d.starts == [(1, False, ((0, 1, 8),)), (2, False, ((0, 2, 8),))]
-    assert d.fitting == [1, 2] and d.preempt == []
-
-
-def test_power_room_at_the_floor_caps_guaranteed_starts() -> None:
-    # limit(0.5) = (19000 - 10000) / 500 = 18: 8 busy -> job 1 (8) starts, job 2 would
-    # make 24 > 18 (no borrowed work to reclaim). Cap for 16 busy: 9 / c >= 16 -> 0.55.
-    running = [rjob(9, 1, 8, halls=((0, 8),))]
-    v = make_view(
-        [[0, 8, 8, 8], FULL],
-        [tenant(0, quota=32), tenant(1, quota=8)],
-        [wjob(1, 0, 8, 100.0), wjob(2, 0, 8, 100.0, submit=1.0)],
-        running,
-        idle_w=10_000.0,
-        busy_w=1_000.0,
-        budget=19_000.0,
-    )
-    d = NarvikPolicy().decide(v)
+    assert d.cap_fraction == 1.0
+    # hall 0 (24 free) is the tighter fit than hall 1 (32): best fit domain 1
     assert d.starts == [(1, False, ((0, 1, 8),))]
-    assert d.cap_fraction == 0.55
     assert d.fitting == [1, 2] and d.preempt == []
 
 

@@ -108,3 +108,21 @@ def test_phase_two_comes_online_during_a_long_run(tmp_path):
     idle_after = it[after & (steps.gpus_busy == 0)]
     idle_before = it[before & (steps.gpus_busy == 0)]
     assert idle_after.min() > 2 * idle_before.max()
+
+
+def test_gangs_start_on_the_fewest_nvlink_domains(summer_run):
+    """Placement is part of the decision: a job of up to 72 GPUs on one NVL72 domain,
+    a larger gang on ceil(gpus / 72) domains, or it waits."""
+    results, out = summer_run
+    jobs = pq.read_table(out / "jobs.parquet")
+    gpus = jobs.column("gpus").to_numpy()
+    doms = jobs.column("nvlink_domains").to_numpy(zero_copy_only=False)
+    started = ~np.isnan(jobs.column("start_s").to_numpy(zero_copy_only=False))
+    small, big = started & (gpus <= 72), started & (gpus > 72)
+    assert small.sum() > 10_000 and big.sum() > 100
+    assert np.all(doms[small] == 1)
+    assert np.all(doms[big] == np.ceil(gpus[big] / 72))
+    p = json.loads((out / "summary.json").read_text())["placement"]
+    assert p["share_small_jobs_on_one_domain"] == 1.0
+    assert p["share_gangs_on_fewest_domains"] == 1.0
+    assert 0.0 <= p["fragmentation_mean"] <= p["fragmentation_p95"] <= 1.0

@@ -118,6 +118,10 @@ class PassWork:
     upcoming: Upcoming | None = None
     started_ends: list[tuple[float, int]] = field(default_factory=list)
     """(estimated end, GPUs) of the jobs started in this pass."""
+    unplaceable: dict[tuple[int, ...], int] = field(default_factory=dict)
+    """Per set of halls, the smallest gang that could not be placed in this pass."""
+    defrag_tried: set[int] = field(default_factory=set)
+    """Tenants for which a defragmenting reclaim was looked for in this pass."""
 
     @classmethod
     def of(cls, v: PoolView) -> PassWork:
@@ -151,12 +155,7 @@ class NarvikPolicy:
         w = PassWork.of(v)
         power_step(v, w)
         order = sorted(v.tenants, key=lambda t: (t.tier_priority, t.fair_share_key, t.index))
-        # Guaranteed work may lower the GPU power cap down to the floor to start; lent
-        # work only starts within the cap that the busy and guaranteed GPUs leave.
-        w.limit = gpu_limit(v, v.min_cap_fraction)
         guarantee_step(v, w, order)
-        cap, w.limit = power_cap(v, w.busy)
-        w.d.cap_fraction = cap
         surplus_step(v, w, order)
         return w.d
 
@@ -208,9 +207,16 @@ def hall_order(
 def place_job(
     v: PoolView, w: PassWork, halls: tuple[int, ...], gpus: int, *, low_first: bool
 ) -> Placement | None:
+    # Within a pass GPUs are only taken: a size that did not fit in these halls, or a
+    # larger one, will not fit later in the pass either.
+    failed = w.unplaceable.get(halls)
+    if failed is not None and gpus >= failed:
+        return None
     got = w.placer.place(hall_order(v, w, halls, gpus, low_first=low_first), gpus)
     if got is None and len(halls) > 1:
         got = w.placer.place_across(halls, gpus)
+    if got is None:
+        w.unplaceable[halls] = gpus if failed is None else min(failed, gpus)
     return got
 
 
@@ -272,8 +278,10 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
                 # on the right domains is reclaimed (or is already leaving); the job
                 # waits, holding nothing (GPUs in pieces serve others).
                 w.waiting.add(job)
-                if reclaim_for_placement(v, w, t, job, g):
-                    d.waiting_tenants.add(t.index)
+                if t.index not in w.defrag_tried:  # one search per tenant and pass
+                    w.defrag_tried.add(t.index)
+                    if reclaim_for_placement(v, w, t, job, g):
+                        d.waiting_tenants.add(t.index)
                 continue
         else:
             placed = None
@@ -308,7 +316,7 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
         w.waiting_power += g
 
 
-RECLAIM_SCAN = 64
+RECLAIM_SCAN = 16
 """Lent jobs looked at, at most, to defragment domains for one guaranteed job."""
 
 

@@ -27,6 +27,7 @@ from narvik.engine import (
     Rules,
     TenantSpec,
 )
+from narvik.sched.placement import Placement
 from narvik.sched.registry import get_pool_policy
 from narvik.sched.view import WaitingJob
 from narvik.sim.flat import COMPLETED, PENDING, REJECTED, RUNNING, JobStates
@@ -168,9 +169,7 @@ class _Recorder:
             if self.first[j.key] != self.first[j.key]:
                 self.first[j.key] = out.now_s
                 self.domains[j.key] = len(j.placement)
-                self.blocks[j.key] = len(
-                    {(h, int(pool.topologies[h].block_of_domain[d])) for h, d, _ in j.placement}
-                )
+                self.blocks[j.key] = _blocks(pool, j.placement)
         for key in out.fitting:
             self.fit_since[key] = out.now_s
         self._power(out, pool)
@@ -315,6 +314,18 @@ class _Driver:
             self.kernel.schedule(now, self.run_pass, ORDER_SCHEDULE)
         elif due < math.inf:
             self.wake = (due, self.kernel.schedule(due, self.request_pass, ORDER_END))
+
+
+def _blocks(pool: Pool, placement: Placement) -> int:
+    """Network blocks a placement spans (blocks never span halls)."""
+    if len(placement) == 1:
+        return 1
+    arr = np.asarray(placement, dtype=np.int64)
+    n = 0
+    for h in np.unique(arr[:, 0]).tolist():
+        doms = arr[arr[:, 0] == h, 1]
+        n += int(np.unique(pool.topologies[h].block_of_domain[doms]).shape[0])
+    return n
 
 
 def _curtailment_row(c: CurtailmentSpec) -> dict[str, float | bool | int]:
