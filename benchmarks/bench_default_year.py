@@ -55,7 +55,7 @@ def main() -> None:
         print(f"  {stage:<14} {secs:8.2f} s")
     print(f"wall time: {wall_s:.1f} s   peak memory (max RSS): {peak_mib:,.0f} MiB")
     print(
-        f"utilisation {s['utilization']:.3f}, PUE {s['pue']:.3f}, ERF {s['erf']:.3f}, "
+        f"utilisation {s['utilization']:.4f}, PUE {s['pue']:.3f}, ERF {s['erf']:.3f}, "
         f"peak {s['peak_facility_power_mw']:.1f} MW of {s['power_cap_mw']:.0f} MW"
     )
     p = s["placement"]
