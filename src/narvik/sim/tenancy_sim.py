@@ -10,6 +10,7 @@ that instant. The driver records what the engine did; it keeps no state of the p
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -226,7 +227,16 @@ def simulate_tenancy(
     pool = setup.pool()
     rec = _Recorder(len(jobs), setup)
     driver = _Driver(pool, get_pool_policy(policy), jobs, tenant_index, rec, progress)
-    driver.run(setup, until_s)
+    # The run keeps millions of small records (segments, jobs) alive: the cyclic garbage
+    # collector would walk them all again and again (a year ran several times slower).
+    # Nothing here makes reference cycles, so it is off for the run.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        driver.run(setup, until_s)
+    finally:
+        if collecting:
+            gc.enable()
     return _result(jobs, tenant_index, rec, pool, policy, until_s)
 
 
