@@ -10,8 +10,8 @@ that instant. The driver records what the engine did; it keeps no state of the p
 
 from __future__ import annotations
 
-import gc
 import math
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -149,7 +149,7 @@ class _Recorder:
         self.rejected = [False] * n
         self.domains = [0] * n
         self.blocks = [0] * n
-        self.segs: list[tuple[int, float, float, int, int, bool]] = []
+        self.segs = _Segments()
         self.frag: list[tuple[float, int, int]] = []
         self.series: tuple[list[float], ...] = ([], [], [], [], [], [], [])
         self.curt = [_curtailment_row(c) for c in setup.curtailments]
@@ -160,7 +160,7 @@ class _Recorder:
         for s in out.stops:
             j = s.job
             for h, c in j.view.halls:
-                self.segs.append((j.key, j.stint_start_s, s.at_s, c, h, j.borrowed))
+                self.segs.add(j.key, j.stint_start_s, s.at_s, c, h, j.borrowed)
             if s.outcome == "preempted":
                 self.preemptions[j.key] += 1
                 self.lost[j.key] += s.lost_gpu_s
@@ -227,16 +227,7 @@ def simulate_tenancy(
     pool = setup.pool()
     rec = _Recorder(len(jobs), setup)
     driver = _Driver(pool, get_pool_policy(policy), jobs, tenant_index, rec, progress)
-    # The run keeps millions of small records (segments, jobs) alive: the cyclic garbage
-    # collector would walk them all again and again (a year ran several times slower).
-    # Nothing here makes reference cycles, so it is off for the run.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        driver.run(setup, until_s)
-    finally:
-        if collecting:
-            gc.enable()
+    driver.run(setup, until_s)
     return _result(jobs, tenant_index, rec, pool, policy, until_s)
 
 
@@ -326,6 +317,23 @@ class _Driver:
             self.wake = (due, self.kernel.schedule(due, self.request_pass, ORDER_END))
 
 
+class _Segments:
+    """Segments (job, start, end, GPUs, hall, borrowed) in typed columns: millions of them
+    in a year, kept without an object each."""
+
+    def __init__(self) -> None:
+        self.cols = (array("q"), array("d"), array("d"), array("q"), array("q"), array("b"))
+
+    def add(self, job: int, start: float, end: float, gpus: int, hall: int, lent: bool) -> None:
+        for col, value in zip(self.cols, (job, start, end, gpus, hall, lent), strict=True):
+            col.append(value)
+
+    def table(self) -> NDArray[np.float64]:
+        """(n, 6) rows sorted by start, job, hall."""
+        seg = np.column_stack([np.asarray(c, dtype=float) for c in self.cols]).reshape(-1, 6)
+        return seg[np.lexsort((seg[:, 4], seg[:, 0], seg[:, 1]))]
+
+
 def _blocks(pool: Pool, placement: Placement) -> int:
     """Network blocks a placement spans (blocks never span halls)."""
     if len(placement) == 1:
@@ -373,8 +381,7 @@ def _result(
     n = len(jobs)
     for key, job in pool.running.items():
         for h, c in job.view.halls:
-            rec.segs.append((key, job.stint_start_s, math.nan, c, h, job.borrowed))
-    rec.segs.sort(key=lambda s: (s[1], s[0], s[4]))
+            rec.segs.add(key, job.stint_start_s, math.nan, c, h, job.borrowed)
     start = np.asarray(rec.first, dtype=float)
     end = np.asarray(rec.final, dtype=float)
     state = np.full(n, PENDING, dtype=np.int8)
@@ -383,7 +390,7 @@ def _result(
     state[np.asarray(rec.rejected, dtype=bool)] = REJECTED
     for r, spec in zip(rec.res, rec.setup.reservations, strict=True):
         r["honoured"] = bool(r["honoured"]) and int(r["min_available_gpus"]) >= spec.gpus
-    seg = np.array(rec.segs, dtype=float).reshape(-1, 6)
+    seg = rec.segs.table()
     frag = np.array(rec.frag, dtype=float).reshape(-1, 3)
     t_s, busy, it_w, budget, cap, shed, online = (np.asarray(s) for s in rec.series)
     return TenancyResult(
