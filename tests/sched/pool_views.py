@@ -6,6 +6,7 @@ GPUs (one network block per hall), 64 GPUs in all.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Sequence
 
@@ -135,3 +136,27 @@ def make_view(
         upcoming=list(upcoming),
         backfill_depth=depth,
     )
+
+
+def snapshot(v: PoolView) -> dict[str, object]:
+    """Everything of a view a policy could change (to check that it changes nothing)."""
+    return {
+        "free_domains": [f.copy() for f in v.free_domains],
+        "free_by_hall": list(v.free_by_hall),
+        "busy": v.busy_gpus,
+        "queued": copy.deepcopy(dict(v.queued)),
+        "running": copy.deepcopy(dict(v.running)),
+        "tenants": copy.deepcopy(v.tenants),
+        "est": (list(v.est_end_keys), dict(v.est_end_gpus)),
+        "preempting": set(v.preempting),
+        "upcoming": list(v.upcoming),
+        "pressure": list(v.hall_pressure),
+        "victims": [r.job for r in v.victims()],
+        "order": list(v.queue_order()),
+    }
+
+
+def same(a: dict[str, object], b: dict[str, object]) -> bool:
+    fa, fb = a.pop("free_domains"), b.pop("free_domains")
+    assert isinstance(fa, list) and isinstance(fb, list)
+    return all(np.array_equal(x, y) for x, y in zip(fa, fb, strict=True)) and a == b

@@ -7,12 +7,10 @@ calculation and asserts the exact decision.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterable
 
-import numpy as np
-from tests.sched.pool_views import ALL, make_view, rjob, tenant, wjob
+from tests.sched.pool_views import ALL, make_view, rjob, same, snapshot, tenant, wjob
 
 from narvik.sched.narvik_policy import (
     NarvikPolicy,
@@ -508,29 +506,6 @@ def test_booking_also_bounds_lent_work() -> None:
 # --- purity --------------------------------------------------------------------------------
 
 
-def _snapshot(v: PoolView) -> dict[str, object]:
-    return {
-        "free_domains": [f.copy() for f in v.free_domains],
-        "free_by_hall": list(v.free_by_hall),
-        "busy": v.busy_gpus,
-        "queued": copy.deepcopy(dict(v.queued)),
-        "running": copy.deepcopy(dict(v.running)),
-        "tenants": copy.deepcopy(v.tenants),
-        "est": (list(v.est_end_keys), dict(v.est_end_gpus)),
-        "preempting": set(v.preempting),
-        "upcoming": list(v.upcoming),
-        "pressure": list(v.hall_pressure),
-        "victims": [r.job for r in v.victims()],
-        "order": list(v.queue_order()),
-    }
-
-
-def _same(a: dict[str, object], b: dict[str, object]) -> bool:
-    fa, fb = a.pop("free_domains"), b.pop("free_domains")
-    assert isinstance(fa, list) and isinstance(fb, list)
-    return all(np.array_equal(x, y) for x, y in zip(fa, fb, strict=True)) and a == b
-
-
 def test_decide_never_mutates_the_view() -> None:
     views = [
         _reclaim_view((0,), fit_since=900.0),
@@ -541,7 +516,7 @@ def test_decide_never_mutates_the_view() -> None:
         _two_small_jobs([0.5, 0.0]),
     ]
     for v in views:
-        before = _snapshot(v)
+        before = snapshot(v)
         d = NarvikPolicy().decide(v)
         assert d.starts or d.preempt or d.fitting
-        assert _same(before, _snapshot(v))
+        assert same(before, snapshot(v))

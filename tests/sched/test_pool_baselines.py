@@ -7,13 +7,11 @@ calculation and asserts the exact decision.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Hashable
 
-import numpy as np
 import pytest
-from tests.sched.pool_views import make_view, rjob, tenant, wjob
+from tests.sched.pool_views import make_view, rjob, same, snapshot, tenant, wjob
 
 from narvik.sched import easy as flat_easy
 from narvik.sched import fcfs as flat_fcfs
@@ -248,34 +246,13 @@ def test_same_starts_as_the_flat_reference_on_one_domain(
 # --- purity --------------------------------------------------------------------------------
 
 
-def _snapshot(v: PoolView) -> dict[str, object]:
-    return {
-        "free_domains": [f.copy() for f in v.free_domains],
-        "free_by_hall": list(v.free_by_hall),
-        "busy": v.busy_gpus,
-        "queued": copy.deepcopy(dict(v.queued)),
-        "running": copy.deepcopy(dict(v.running)),
-        "tenants": copy.deepcopy(v.tenants),
-        "est": (list(v.est_end_keys), dict(v.est_end_gpus)),
-        "preempting": set(v.preempting),
-        "victims": [r.job for r in v.victims()],
-        "order": list(v.queue_order()),
-    }
-
-
-def _same(a: dict[str, object], b: dict[str, object]) -> bool:
-    fa, fb = a.pop("free_domains"), b.pop("free_domains")
-    assert isinstance(fa, list) and isinstance(fb, list)
-    return all(np.array_equal(x, y) for x, y in zip(fa, fb, strict=True)) and a == b
-
-
 @pytest.mark.parametrize("policy", [FcfsPolicy(), EasyPolicy()], ids=["fcfs", "easy"])
 def test_decide_never_mutates_the_view(policy: FcfsPolicy) -> None:
     for make in (_queue_view, _power_view, _fragmented_view, lambda: _confined_view(EMPTY)):
         v = make()
-        before = _snapshot(v)
+        before = snapshot(v)
         policy.decide(v)
-        assert _same(before, _snapshot(v))
+        assert same(before, snapshot(v))
 
 
 def test_easy_shadow_counts_jobs_started_earlier_in_the_pass():
