@@ -274,7 +274,7 @@ class Pool:
             return
         if dt_s <= 0:
             return
-        f = math.exp(-math.log(2.0) / self.rules.fair_share_half_life_s * dt_s)
+        f = fair_share_decay(dt_s, self.rules.fair_share_half_life_s)
         for t in self.tenants:
             t.usage_gpu_s = t.usage_gpu_s * f + t.used_gpus * dt_s
             t.view.fair_share_key = t.usage_gpu_s / t.spec.weight
@@ -623,6 +623,11 @@ class Pool:
         else:
             del self.est_gpus[e]
             del self.est_keys[bisect_left(self.est_keys, e)]
+
+
+def fair_share_decay(dt_s: float, half_life_s: float) -> float:
+    """Factor by which past GPU usage counts after ``dt_s`` (halved every half-life)."""
+    return math.exp(-math.log(2.0) / half_life_s * max(dt_s, 0.0))
 
 
 def in_booking_gpus(tv: TenantView) -> int:

@@ -28,6 +28,7 @@ from narvik.engine import (
     RunningJob,
     TenantSpec,
 )
+from narvik.engine.pool import fair_share_decay
 from narvik.sched.placement import Placement, hall_gpus
 from narvik.sched.view import RunningView, WaitingJob
 from narvik.service.plant import Plant
@@ -123,7 +124,7 @@ def load_pool(
     usage = []
     for row in tenants:
         dt_s = max((last if last is not None else row.usage_at_s) - row.usage_at_s, 0.0)
-        usage.append(row.usage_gpu_s * math.exp(-math.log(2.0) * dt_s / half_life))
+        usage.append(row.usage_gpu_s * fair_share_decay(dt_s, half_life))
     if last is not None:  # the fair-share clock goes on from the last pass
         pool.restore(
             last, meta.get("cap_fraction", 1.0), usage, [t.earmarked_gpus for t in tenants]
