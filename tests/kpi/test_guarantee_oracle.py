@@ -662,15 +662,6 @@ def test_slo_attainment_agrees_with_the_summary(runs, name):
     assert got == mine
 
 
-@pytest.mark.xfail(
-    reason="policy gap: ahead of a booking (user-1, 8 GPUs from 10:00) the narvik policy "
-    "does not count a guaranteed job whose estimate runs into the window as fitting "
-    "(its fit_since is the window start, 36,000 s; likely Upcoming.fits in guarantee_step) "
-    "and reclaims nothing for it, so user-2's 16-GPU "
-    "job (key 61) fits its whole unused quota from 32,689 s but starts at 36,134 s; the "
-    "summary, fed by the policy's fit_since, reports all hours met",
-    strict=False,
-)
 def test_contended_trace_guarantee_kept(runs):
     results, summary = runs["small-site-contended-trace"]
     inp, obs = inputs_of(results), observed_of(results)
@@ -682,8 +673,7 @@ def test_contended_trace_guarantee_kept(runs):
 
 
 def test_contended_trace_without_booking_summary_agrees(runs):
-    """Without the booking the oracle and the summary agree hour for hour on user-1's
-    missed hours (both see jobs 70 and 75 wait past the grace; see the xfail below)."""
+    """Without the booking the oracle and the summary agree hour for hour."""
     results, summary = runs["small-site-contended-trace-no-booking"]
     inp, obs = inputs_of(results), observed_of(results)
     got = guarantee_violations(inp, obs)
@@ -692,14 +682,6 @@ def test_contended_trace_without_booking_summary_agrees(runs):
         assert (row["hours_met"], row["hours"]) == hours_met(mine, inp.grace_s, inp.span_s)
 
 
-@pytest.mark.xfail(
-    reason="known limit (docs/design.md): a guaranteed job that fits by count but not by "
-    "placement reclaims lent work on the right domains, but the freed domains are held "
-    "by count only, so others' small jobs can take them first: user-1's 4-GPU job (key "
-    "70) fits from 36,819 s (the policy's own fit_since too) and starts at 37,328 s, "
-    "509 s later against a 300 s grace",
-    strict=False,
-)
 def test_contended_trace_without_booking_guarantee_kept(runs):
     results, _ = runs["small-site-contended-trace-no-booking"]
     assert guarantee_violations(inputs_of(results), observed_of(results)) == []

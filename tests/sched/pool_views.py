@@ -66,8 +66,19 @@ def rjob(
     start: float = 0.0,
     end: float = 1000.0,
     halls: tuple[tuple[int, int], ...] | None = None,
+    on: tuple[tuple[int, int, int], ...] = (),
 ) -> RunningView:
-    return RunningView(job, tenant, tier, gpus, borrowed, start, end, halls or ((0, gpus),), False)
+    """A running job; ``on``: its placement ((hall, domain, GPUs), ...), from which its
+    GPUs per hall follow (else ``halls``, or all on hall 0, with no domains)."""
+    if on:
+        assert sum(c for _, _, c in on) == gpus
+        per: dict[int, int] = {}
+        for h, _, c in on:
+            per[h] = per.get(h, 0) + c
+        halls = tuple(per.items())
+    return RunningView(
+        job, tenant, tier, gpus, borrowed, start, end, halls or ((0, gpus),), False, on
+    )
 
 
 def make_view(
@@ -109,6 +120,14 @@ def make_view(
         ends[r.est_end_s] = ends.get(r.est_end_s, 0) + r.gpus
     by_victim = sorted(run.values(), key=lambda r: (not r.borrowed, -r.tier_priority, -r.start_s))
     noticed = set(preempting)
+    lent = [np.zeros(topo.domains, dtype=np.int64) for _ in free_domains]
+    leaving = [np.zeros(topo.domains, dtype=np.int64) for _ in free_domains]
+    for r in run.values():
+        for h, dom, c in r.placement:
+            if r.job in noticed:
+                leaving[h][dom] += c
+            elif r.borrowed:
+                lent[h][dom] += c
     return PoolView(
         now_s=now,
         n_gpus=n_gpus,
@@ -135,6 +154,8 @@ def make_view(
         grace_period_s=grace,
         upcoming=list(upcoming),
         backfill_depth=depth,
+        lent_domains=lent,
+        leaving_domains=leaving,
     )
 
 

@@ -218,15 +218,16 @@ def test_guaranteed_gang_goes_on_ceil_g_over_8_domains() -> None:
 
 
 def _reclaim_view(halls: tuple[int, ...], fit_since: float = math.nan) -> PoolView:
-    """56 of 64 busy, 8 free on hall 0 domain 0. Tenant 1 (tier 2) runs guaranteed 40 and
-    borrowed X (4, hall 0, start 10), Z (4, hall 0, start 5), Y (8, hall 1, start 20).
-    Tenant 0 wants 16 within its quota of 24."""
+    """56 of 64 busy, 8 free on hall 0 domain 0. Tenant 1 (tier 2) runs guaranteed 40
+    (16 on hall 0 domains 1-2, 24 on hall 1 domains 0-2) and borrowed X (4, hall 0
+    domain 3, start 10), Z (4, hall 0 domain 3, start 5), Y (8, hall 1 domain 3, start
+    20). Tenant 0 wants 16 (two whole domains) within its quota of 24."""
     running = [
-        rjob(11, 1, 16, tier=2, halls=((0, 16),)),
-        rjob(12, 1, 24, tier=2, halls=((1, 24),)),
-        rjob(21, 1, 4, tier=2, borrowed=True, start=10.0, halls=((0, 4),)),  # X
-        rjob(22, 1, 4, tier=2, borrowed=True, start=5.0, halls=((0, 4),)),  # Z
-        rjob(23, 1, 8, tier=2, borrowed=True, start=20.0, halls=((1, 8),)),  # Y
+        rjob(11, 1, 16, tier=2, on=((0, 1, 8), (0, 2, 8))),
+        rjob(12, 1, 24, tier=2, on=((1, 0, 8), (1, 1, 8), (1, 2, 8))),
+        rjob(21, 1, 4, tier=2, borrowed=True, start=10.0, on=((0, 3, 4),)),  # X
+        rjob(22, 1, 4, tier=2, borrowed=True, start=5.0, on=((0, 3, 4),)),  # Z
+        rjob(23, 1, 8, tier=2, borrowed=True, start=20.0, on=((1, 3, 8),)),  # Y
     ]
     return make_view(
         [[8, 0, 0, 0], EMPTY],
@@ -242,27 +243,28 @@ def _reclaim_view(halls: tuple[int, ...], fit_since: float = math.nan) -> PoolVi
 
 
 def test_guaranteed_job_that_does_not_fit_reclaims_borrowed_work_in_its_halls() -> None:
-    # Confined to hall 0: avail 8 < 16, need = max(16 - 8, 56 + 16 - 64) = 8.
-    # Victims in hall 0 in order: Y (hall 1) is skipped, X (4) + Z (4) = 8.
-    # stop_by = now + grace = 1300. The 8 free GPUs are held for job 1, so tenant 1's
-    # borrowed job 2 gets nothing.
+    # Confined to hall 0: avail 8 < 16, need = max(16 - 8, 56 + 16 - 64) = 8. The job
+    # goes on hall 0 domain 0 (free) and domain 3, made whole by evicting X and Z (in
+    # preemption order there). stop_by = now + grace = 1300. The 8 free GPUs are held for
+    # job 1, so tenant 1's borrowed job 2 gets nothing.
     d = NarvikPolicy().decide(_reclaim_view((0,)))
     assert d.preempt == [(21, 0), (22, 0)]
     assert d.stop_by_s == {21: 1300.0, 22: 1300.0}
     assert d.starts == [] and d.fitting == [1] and d.waiting_tenants == {0}
-    # Unconfined: the first victim, Y (8 GPUs, latest start), is enough.
+    # Unconfined: Y (8 GPUs, latest start) would be enough by count, but evicting it
+    # leaves the job on two halls; one hall costs the same 8 GPUs: X and Z again.
     d = NarvikPolicy().decide(_reclaim_view(ALL))
-    assert d.preempt == [(23, 0)] and d.stop_by_s == {23: 1300.0}
+    assert d.preempt == [(21, 0), (22, 0)] and d.stop_by_s == {21: 1300.0, 22: 1300.0}
     assert d.starts == []
 
 
 def test_reclaim_deadline_counts_from_fit_since() -> None:
     # fit since 900: deadline = min(1000 + 300, 900 + 300) = 1200
     d = NarvikPolicy().decide(_reclaim_view(ALL, fit_since=900.0))
-    assert d.stop_by_s == {23: 1200.0}
+    assert d.stop_by_s == {21: 1200.0, 22: 1200.0}
     # fit since 500: 800 has passed -> stop now (1000)
     d = NarvikPolicy().decide(_reclaim_view(ALL, fit_since=500.0))
-    assert d.stop_by_s == {23: 1000.0}
+    assert d.stop_by_s == {21: 1000.0, 22: 1000.0}
 
 
 def test_guarantee_step_alone_records_the_waiting_job() -> None:

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from narvik.engine.config import (
     CurtailmentSpec,
@@ -88,6 +89,10 @@ class Pool:
         self.capacity = [0] * n_h
         self.free_by_hall = [0] * n_h
         self.free = [np.zeros(t.domains, dtype=np.int64) for t in self.topologies]
+        self.lent_on = [np.zeros(t.domains, dtype=np.int64) for t in self.topologies]
+        """Per hall, GPUs per domain of borrowed jobs not under notice."""
+        self.leaving_on = [np.zeros(t.domains, dtype=np.int64) for t in self.topologies]
+        """Per hall, GPUs per domain of jobs under notice."""
         self.tenants: list[TenantState] = []
         self.reservations: list[ReservationSpec] = []
         self.curtailments: list[CurtailmentSpec] = []
@@ -388,6 +393,8 @@ class Pool:
                 if r.start_s > now_s
             ],
             backfill_depth=depth,
+            lent_domains=self.lent_on,
+            leaving_domains=self.leaving_on,
         )
 
     def _victims(self) -> Iterator[RunningView]:
@@ -436,6 +443,9 @@ class Pool:
         return at
 
     def _mark_noticed(self, job: RunningJob) -> None:
+        if job.borrowed:
+            add_placement(self.lent_on, job.placement, -1)
+        add_placement(self.leaving_on, job.placement, +1)
         self.noticed.add(job.key)
         self.noticed_gpus += job.gpus
         job.view.being_preempted = True
@@ -463,6 +473,8 @@ class Pool:
         t = self.tenants[job.tenant]
         job.view.placement = job.placement
         self._take(job.placement, -1)
+        if job.borrowed:
+            add_placement(self.lent_on, job.placement, +1)
         self.busy += job.gpus
         t.use(job.borrowed, job.gpus)
         t.running_jobs += 1
@@ -478,16 +490,8 @@ class Pool:
 
     def _take(self, placement: Placement, sign: int) -> None:
         """Take (-1) or give back (+1) the GPUs of a placement on their domains."""
-        if len(placement) <= 8:
-            for h, dom, c in placement:
-                self.free[h][dom] += sign * c
-                self.free_by_hall[h] += sign * c
-            return
-        arr = np.asarray(placement, dtype=np.int64)  # a big gang: vectorised per hall
-        for h in np.unique(arr[:, 0]).tolist():
-            part = arr[arr[:, 0] == h]
-            self.free[h][part[:, 1]] += sign * part[:, 2]
-            self.free_by_hall[h] += sign * int(part[:, 2].sum())
+        for h, c in add_placement(self.free, placement, sign):
+            self.free_by_hall[h] += c
 
     def _stop(self, stop: Stop) -> None:
         job = stop.job
@@ -504,6 +508,9 @@ class Pool:
         if key in self.noticed:
             self.noticed.discard(key)
             self.noticed_gpus -= job.gpus
+            add_placement(self.leaving_on, job.placement, -1)
+        elif job.borrowed:
+            add_placement(self.lent_on, job.placement, -1)
         owner = job.preempt_for
         if owner is not None and owner >= 0 and job.preempt_at_s is not None:
             o = self.tenants[owner]
@@ -623,6 +630,24 @@ class Pool:
         else:
             del self.est_gpus[e]
             del self.est_keys[bisect_left(self.est_keys, e)]
+
+
+def add_placement(
+    arrays: list[NDArray[np.int64]], placement: Placement, sign: int
+) -> list[tuple[int, int]]:
+    """Add ``sign`` times a placement's GPUs to per-hall, per-domain arrays; returns
+    (hall, GPUs added) per entry or per hall."""
+    if len(placement) <= 8:
+        for h, dom, c in placement:
+            arrays[h][dom] += sign * c
+        return [(h, sign * c) for h, _, c in placement]
+    arr = np.asarray(placement, dtype=np.int64)  # a big gang: vectorised per hall
+    added = []
+    for h in np.unique(arr[:, 0]).tolist():
+        part = arr[arr[:, 0] == h]
+        arrays[h][part[:, 1]] += sign * part[:, 2]
+        added.append((h, sign * int(part[:, 2].sum())))
+    return added
 
 
 def fair_share_decay(dt_s: float, half_life_s: float) -> float:

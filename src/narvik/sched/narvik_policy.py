@@ -15,8 +15,9 @@ function that can be tested alone:
 2. **Guarantees** (:func:`guarantee_step`). Tenants in tier-priority order, then fair
    share (decayed past usage over weight). A tenant's queued jobs that fit its unused
    nominal quota (plus its active reservations) start now if the GPUs, a placement and
-   the power are there; otherwise borrowed jobs of others are reclaimed by preemption,
-   with a grace period, and the job starts when they stop.
+   the power are there; otherwise borrowed work is reclaimed by preemption, with a
+   grace period, on the NVLink domains chosen for the job (:mod:`narvik.sched.reclaim`),
+   and the job starts when it stops.
 3. **Surplus** (:func:`surplus_step`). Remaining GPUs are lent, in the same order,
    within each tenant's borrowing limit, never touching the unused quota of tenants
    that do not lend. EASY backfilling (Mu'alem and Feitelson 2001) over that order: the
@@ -38,10 +39,8 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-from numpy.typing import NDArray
-
-from narvik.sched.placement import Placement, Placer, place
+from narvik.sched.placement import Placement, Placer
+from narvik.sched.reclaim import plan_reclaim, plan_victims
 from narvik.sched.view import Decision, PoolView, RunningView, TenantView
 
 CAP_STEP = 0.05
@@ -316,49 +315,22 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
         w.waiting_power += g
 
 
-RECLAIM_SCAN = 16
-"""Lent jobs looked at, at most, to defragment domains for one guaranteed job."""
-
-
 def reclaim_for_placement(v: PoolView, w: PassWork, t: TenantView, job: int, gpus: int) -> bool:
     """Domains for a guaranteed job the free GPUs are too fragmented to place: True when
-    work under notice will free them, or when lent work (preemption order) on the
-    tenant's halls is given notice so that they will; False when nothing would."""
-    halls = t.allowed_halls
-    scratch: dict[int, NDArray[np.int64]] = {}
+    work under notice will free them, or when borrowed work on the domains chosen for it
+    (:func:`narvik.sched.reclaim.plan_reclaim`) is given notice so that they will; False
+    when no eviction of borrowed work makes room."""
+    plan = plan_reclaim(v, w.placer, newly_noticed(v, w), t.allowed_halls, gpus)
+    if plan is None:
+        return False
+    for j in plan_victims(plan, v.victims, w.preempting):
+        _notice_reclaim(v, w, t, job, j)
+    return True
 
-    def give_back(r: RunningView) -> bool:
-        """Its GPUs back on the scratch copy; True when a domain it frees could matter."""
-        useful = False
-        for h, dom, c in r.placement:
-            if h not in halls:
-                continue
-            if h not in scratch:
-                scratch[h] = w.placer.free_of(h).copy()
-            free = scratch[h]
-            free[dom] += c
-            d = v.topologies[h].domain_gpus
-            useful = useful or (free[dom] >= gpus if gpus <= d else free[dom] == d)
-        return useful
 
-    def fits() -> bool:
-        return any(place(scratch[h], v.topologies[h], gpus) is not None for h in scratch)
-
-    leaving = [v.running[j] for j in sorted(w.preempting) if j in v.running]
-    if any([give_back(r) for r in leaving]) and fits():
-        return True
-    chosen: list[int] = []
-    for r in v.victims():
-        if not r.borrowed or len(chosen) >= RECLAIM_SCAN:
-            break
-        if r.job in w.preempting or not any(h in halls for h, _ in r.halls):
-            continue
-        chosen.append(r.job)
-        if give_back(r) and fits():
-            for j in chosen:
-                _notice_reclaim(v, w, t, job, j)
-            return True
-    return False
+def newly_noticed(v: PoolView, w: PassWork) -> list[int]:
+    """Jobs given notice earlier in this pass."""
+    return [j for j in w.preempting if j not in v.preempting]
 
 
 def _notice_reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, victim: int) -> None:
@@ -374,10 +346,22 @@ def _notice_reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, victim: i
 
 
 def _reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, short: int) -> int:
-    """Give notice to borrowed work in the tenant's halls; returns the GPUs it frees there
-    (0 and no notice when not enough can be reclaimed)."""
-    chosen = victims(v, w.preempting, short, allow_guaranteed=False, halls=t.allowed_halls)
-    got = sum(in_halls(v.running[j], t.allowed_halls) for j in chosen)
+    """Give notice to borrowed work in the tenant's halls: first on the domains the job
+    will go on (so that it can be placed once they stop), then more by preemption order
+    while fewer than ``short`` GPUs are freed. Returns the GPUs freed in its halls (0 and
+    no notice when no eviction makes room for it, or fewer than ``short`` can be freed)."""
+    halls = t.allowed_halls
+    plan = plan_reclaim(v, w.placer, newly_noticed(v, w), halls, v.queued[job].gpus)
+    if plan is None:
+        return 0
+    chosen = plan_victims(plan, v.victims, w.preempting)
+    got = sum(in_halls(v.running[j], halls) for j in chosen)
+    if got < short:
+        more = victims(
+            v, w.preempting | set(chosen), short - got, allow_guaranteed=False, halls=halls
+        )
+        chosen += more
+        got += sum(in_halls(v.running[j], halls) for j in more)
     if got < short:
         return got
     for j in chosen:

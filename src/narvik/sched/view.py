@@ -124,6 +124,10 @@ class PoolView:
     ``committed``: GPUs of running jobs whose estimated end falls after ``start_s``
     (computed from ``est_end_keys`` when not given)."""
     backfill_depth: int
+    lent_domains: Sequence[NDArray[np.int64]] = ()
+    """Per hall, GPUs per domain held by borrowed jobs not under notice (evictable)."""
+    leaving_domains: Sequence[NDArray[np.int64]] = ()
+    """Per hall, GPUs per domain held by jobs under notice (free once they stop)."""
 
 
 @dataclass
