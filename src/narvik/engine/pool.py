@@ -114,6 +114,7 @@ class Pool:
         self._usage_s = -math.inf
         self.pressure: list[float] = [0.0] * n_h
         self._next_change_s = -math.inf
+        self._any_reserved = False
         self.set_tenants(tenants)
         self.set_reservations(reservations)
         self.set_curtailments(curtailments)
@@ -255,18 +256,21 @@ class Pool:
                 out.rejected.append(job.key)
             elif job.key in self.tenants[job.tenant].fit_pending:
                 out.fit_on_arrival.append(job.key)
-        opened = [i for i, r in enumerate(self.reservations) if self.last_s < r.start_s <= now_s]
+        last = self.last_s
+        opened = [i for i, r in enumerate(self.reservations) if last < r.start_s <= now_s]
         if opened:
             out.stops.extend(self._honour_bookings(now_s))
-        view = self.view(now_s)
+        shed_w = self.shed_w(now_s)
+        idle_w, busy_w = self.power.gpu_power_w(now_s)
+        view = self._view(now_s, shed_w, idle_w, busy_w)
         decision = policy.decide(view)  # type: ignore[attr-defined]
         self.apply(decision, now_s, out)
-        self._check_bookings(view, opened, out)
+        if opened or self._any_reserved:
+            self._check_bookings(view, opened, out)
         out.cap_fraction = self.cap_fraction
-        idle_w, busy_w = self.power.gpu_power_w(now_s)
         out.it_power_w = idle_w + self.busy * busy_w * self.cap_fraction
         out.it_budget_w = view.it_budget_w
-        out.shed_w = self.shed_w(now_s)
+        out.shed_w = shed_w
         out.busy_gpus = self.busy
         self.last_s = now_s
         return out
@@ -320,6 +324,8 @@ class Pool:
 
     # --- what the policy sees ---------------------------------------------------------
     def shed_w(self, now_s: float) -> float:
+        if not self.curtailments:
+            return 0.0
         return max((c.shed_w for c in self._curtailed(now_s)), default=0.0)
 
     def _curtailed(self, now_s: float) -> list[CurtailmentSpec]:
@@ -348,6 +354,7 @@ class Pool:
             for at in (r.start_s, r.end_s):
                 if at > now_s:
                     nxt = min(nxt, at)
+        self._any_reserved = any(reserved)
         for t, res in zip(self.tenants, reserved, strict=True):
             spec, v = t.spec, t.view
             v.quota_gpus = spec.quota_at(now_s)
@@ -357,12 +364,17 @@ class Pool:
         self._next_change_s = nxt
 
     def view(self, now_s: float) -> PoolView:
+        idle_w, busy_w = self.power.gpu_power_w(now_s)
+        return self._view(now_s, self.shed_w(now_s), idle_w, busy_w)
+
+    def _view(self, now_s: float, shed_w: float, idle_w: float, busy_w: float) -> PoolView:
         n_gpus = sum(self.capacity)
         depth = self.rules.backfill_depth
         self._refresh_tenant_views(now_s)
         tviews = [t.view for t in self.tenants]
-        holds = sum(tv.reserved_gpus - in_booking_gpus(tv) for tv in tviews if tv.reserved_gpus)
-        idle_w, busy_w = self.power.gpu_power_w(now_s)
+        holds = 0
+        if self._any_reserved:
+            holds = sum(tv.reserved_gpus - in_booking_gpus(tv) for tv in tviews if tv.reserved_gpus)
         return PoolView(
             now_s=now_s,
             n_gpus=n_gpus,
@@ -379,7 +391,7 @@ class Pool:
             est_end_gpus=self.est_gpus,
             idle_it_power_w=idle_w,
             busy_gpu_power_w=busy_w,
-            it_budget_w=self.power.it_budget_w(now_s, self.shed_w(now_s)),
+            it_budget_w=self.power.it_budget_w(now_s, shed_w),
             cap_fraction=self.cap_fraction,
             min_cap_fraction=self.rules.min_cap_fraction,
             reservation_holds=holds,
@@ -391,7 +403,9 @@ class Pool:
                 (r.start_s, r.gpus, self._committed_after(r.start_s))
                 for r in self.reservations
                 if r.start_s > now_s
-            ],
+            ]
+            if self.reservations
+            else [],
             backfill_depth=depth,
             lent_domains=self.lent_on,
             leaving_domains=self.leaving_on,

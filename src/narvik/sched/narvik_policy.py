@@ -377,6 +377,7 @@ def surplus_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
     promised = sum(w.earmarks.values())
     shadow, extra = math.inf, 0
     reserved_for_head = False
+    head: tuple[int, int, int] | None = None  # (avail, GPUs, starts so far): shadow on demand
     started = {s[0] for s in w.d.starts} | w.waiting
     for t in order:
         room = t.max_borrow_gpus - t.used_borrowed
@@ -400,6 +401,9 @@ def surplus_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
                 continue
             est_end = v.now_s + q.remaining_estimate_s
             fits = g <= avail and g <= power_room and upcoming.fits(g, est_end)
+            if fits and head is not None:  # the head's shadow, computed on first need
+                shadow, extra = easy_shadow(v, head[0], head[1], w.started_ends[: head[2]])
+                head = None
             if fits and reserved_for_head and not (est_end <= shadow or g <= extra):
                 fits = False
             placed = place_job(v, w, t.allowed_halls, g, low_first=False) if fits else None
@@ -413,7 +417,7 @@ def surplus_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
             if fits:
                 continue  # too fragmented now: no count-based reservation would help it
             if not reserved_for_head and g <= v.n_gpus:
-                shadow, extra = easy_shadow(v, max(avail, 0), g, w.started_ends)
+                head = (max(avail, 0), g, len(w.started_ends))
                 reserved_for_head = True
 
 

@@ -14,6 +14,7 @@ import math
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -140,18 +141,19 @@ class _Recorder:
     """What the driver keeps of each pass, as lists (arrays at the end)."""
 
     def __init__(self, n: int, setup: PoolSetup) -> None:
-        self.first = [math.nan] * n
-        self.final = [math.nan] * n
-        self.preemptions = [0] * n
-        self.lost = [0.0] * n
-        self.fits = [False] * n
-        self.fit_since = [math.nan] * n
-        self.rejected = [False] * n
-        self.domains = [0] * n
-        self.blocks = [0] * n
+        # Typed arrays, not lists: a year holds a million jobs and two million passes.
+        self.first = array("d", [math.nan]) * n
+        self.final = array("d", [math.nan]) * n
+        self.preemptions = array("q", [0]) * n
+        self.lost = array("d", [0.0]) * n
+        self.fits = array("b", [False]) * n
+        self.fit_since = array("d", [math.nan]) * n
+        self.rejected = array("b", [False]) * n
+        self.domains = array("q", [0]) * n
+        self.blocks = array("q", [0]) * n
         self.segs = _Segments()
         self.frag: list[tuple[float, int, int]] = []
-        self.series: tuple[list[float], ...] = ([], [], [], [], [], [], [])
+        self.series: tuple[array[Any], ...] = tuple(array(code) for code in "dqddddq")
         self.curt = [_curtailment_row(c) for c in setup.curtailments]
         self.res = [_reservation_row(r) for r in setup.reservations]
         self.setup = setup
