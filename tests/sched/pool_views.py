@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from narvik.sched.placement import Topology
+from narvik.sched.placement import Topology, hall_gpus
 from narvik.sched.view import PoolView, RunningView, TenantView, WaitingJob
 
 TOPO = Topology.uniform(domains=4, domain_gpus=8, domains_per_block=4)
@@ -72,10 +72,7 @@ def rjob(
     GPUs per hall follow (else ``halls``, or all on hall 0, with no domains)."""
     if on:
         assert sum(c for _, _, c in on) == gpus
-        per: dict[int, int] = {}
-        for h, _, c in on:
-            per[h] = per.get(h, 0) + c
-        halls = tuple(per.items())
+        halls = hall_gpus(on)
     return RunningView(
         job, tenant, tier, gpus, borrowed, start, end, halls or ((0, gpus),), False, on
     )

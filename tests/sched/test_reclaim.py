@@ -16,21 +16,21 @@ A = np.array
 def test_small_job_takes_the_domain_needing_fewest_evictions() -> None:
     # D = 8, job of 6: domain 0 has 2 free + 6 lent (short 4), domain 2 has 5 free + 1 lent
     # (short 1), domain 3 has 8 lent (short 6); domain 1 cannot (2 + 0 < 6).
-    got = plan_domains(A([2, 2, 5, 0]), A([6, 0, 1, 8]), TOPO, 6)
-    assert got == (1, [(0, 2, 1)])
+    got = plan_domains(A([2, 2, 5, 0]), A([6, 0, 1, 8]), TOPO.domain_gpus, 6)
+    assert got == (1, [(2, 1)])
     # Room once the work under notice leaves: nothing to evict.
-    assert plan_domains(A([2, 6, 0, 0]), A([0, 0, 0, 0]), TOPO, 6) == (0, [])
-    assert plan_domains(A([2, 2, 5, 0]), A([0, 0, 0, 3]), TOPO, 6) is None
+    assert plan_domains(A([2, 6, 0, 0]), A([0, 0, 0, 0]), TOPO.domain_gpus, 6) == (0, [])
+    assert plan_domains(A([2, 2, 5, 0]), A([0, 0, 0, 3]), TOPO.domain_gpus, 6) is None
 
 
 def test_gang_takes_the_cheapest_domains_that_can_be_made_whole() -> None:
     # Job of 20 = 2 whole domains + 4. Whole-able: 0 (cost 8), 2 (cost 3), 3 (cost 0);
     # domain 1 holds guaranteed work (after + lent = 6). Whole: 3 and 2 (cost 0 + 3); the
     # remainder of 4 on domain 1 (5 free after notices, cost 0).
-    got = plan_domains(A([0, 5, 5, 8]), A([8, 1, 3, 0]), TOPO, 20)
-    assert got == (3, [(0, 2, 3)])
+    got = plan_domains(A([0, 5, 5, 8]), A([8, 1, 3, 0]), TOPO.domain_gpus, 20)
+    assert got == (3, [(2, 3)])
     # Two whole domains cannot be made: guaranteed work on three of the four.
-    assert plan_domains(A([0, 5, 5, 8]), A([7, 1, 2, 0]), TOPO, 16) is None
+    assert plan_domains(A([0, 5, 5, 8]), A([7, 1, 2, 0]), TOPO.domain_gpus, 16) is None
 
 
 def test_victims_are_taken_in_preemption_order_on_each_planned_domain() -> None:

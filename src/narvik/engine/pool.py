@@ -504,8 +504,7 @@ class Pool:
 
     def _take(self, placement: Placement, sign: int) -> None:
         """Take (-1) or give back (+1) the GPUs of a placement on their domains."""
-        for h, c in add_placement(self.free, placement, sign):
-            self.free_by_hall[h] += c
+        add_placement(self.free, placement, sign, self.free_by_hall)
 
     def _stop(self, stop: Stop) -> None:
         job = stop.job
@@ -647,21 +646,25 @@ class Pool:
 
 
 def add_placement(
-    arrays: list[NDArray[np.int64]], placement: Placement, sign: int
-) -> list[tuple[int, int]]:
-    """Add ``sign`` times a placement's GPUs to per-hall, per-domain arrays; returns
-    (hall, GPUs added) per entry or per hall."""
+    arrays: list[NDArray[np.int64]],
+    placement: Placement,
+    sign: int,
+    totals: list[int] | None = None,
+) -> None:
+    """Add ``sign`` times a placement's GPUs to per-hall, per-domain arrays (and to the
+    per-hall ``totals``, when given)."""
     if len(placement) <= 8:
         for h, dom, c in placement:
             arrays[h][dom] += sign * c
-        return [(h, sign * c) for h, _, c in placement]
+            if totals is not None:
+                totals[h] += sign * c
+        return
     arr = np.asarray(placement, dtype=np.int64)  # a big gang: vectorised per hall
-    added = []
     for h in np.unique(arr[:, 0]).tolist():
         part = arr[arr[:, 0] == h]
         arrays[h][part[:, 1]] += sign * part[:, 2]
-        added.append((h, sign * int(part[:, 2].sum())))
-    return added
+        if totals is not None:
+            totals[h] += sign * int(part[:, 2].sum())
 
 
 def fair_share_decay(dt_s: float, half_life_s: float) -> float:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from narvik.sched.placement import Placer, Topology
+from narvik.sched.placement import Placer
 from narvik.sched.view import PoolView, RunningView
 
 #: A plan: (hall, domain, GPUs still to free there), cheapest first.
@@ -54,18 +54,18 @@ def domain_room(
 
 
 def plan_domains(
-    after: NDArray[np.int64], lent: NDArray[np.int64], topo: Topology, gpus: int
-) -> tuple[int, Plan] | None:
-    """(GPUs to evict, plan) for ``gpus`` in one hall, or None when no eviction of
-    borrowed work there can make room on the fewest domains. Hall index 0 in the plan."""
-    d = topo.domain_gpus
+    after: NDArray[np.int64], lent: NDArray[np.int64], d: int, gpus: int
+) -> tuple[int, list[tuple[int, int]]] | None:
+    """(GPUs to evict, [(domain, GPUs still to free there), ...]) for ``gpus`` on domains
+    of ``d`` GPUs, or None when no eviction of borrowed work there can make room on the
+    fewest domains."""
     pot = after + lent
     if gpus <= d:
         short = np.where(pot >= gpus, np.maximum(gpus - after, 0), np.iinfo(np.int64).max)
         dom = int(np.argmin(short))
         if pot[dom] < gpus:
             return None
-        return int(short[dom]), ([(0, dom, int(short[dom]))] if short[dom] > 0 else [])
+        return int(short[dom]), ([(dom, int(short[dom]))] if short[dom] > 0 else [])
     need_full, rest = divmod(gpus, d)
     wholeable = np.flatnonzero(pot >= d)
     if wholeable.shape[0] < need_full:
@@ -73,7 +73,7 @@ def plan_domains(
     cost = (d - after)[wholeable]
     order = np.lexsort((wholeable, cost))[:need_full]
     chosen = wholeable[order]
-    plan = [(0, int(dom), int(c)) for dom, c in zip(chosen, cost[order], strict=True) if c > 0]
+    plan = [(int(dom), int(c)) for dom, c in zip(chosen, cost[order], strict=True) if c > 0]
     total = int(cost[order].sum())
     if rest:
         ok = pot >= rest
@@ -84,7 +84,7 @@ def plan_domains(
         dom = int(np.argmin(short))
         total += int(short[dom])
         if short[dom] > 0:
-            plan.append((0, dom, int(short[dom])))
+            plan.append((dom, int(short[dom])))
     return total, plan
 
 
@@ -98,9 +98,9 @@ def plan_reclaim(
     best: tuple[int, int, Plan] | None = None
     for h in halls:
         after, lent = rooms[h]
-        got = plan_domains(after, lent, v.topologies[h], gpus)
+        got = plan_domains(after, lent, v.topologies[h].domain_gpus, gpus)
         if got is not None and (best is None or got[0] < best[0]):
-            best = (got[0], h, [(h, dom, c) for _, dom, c in got[1]])
+            best = (got[0], h, [(h, dom, c) for dom, c in got[1]])
     if best is not None:
         return best[2]
     return _plan_across(v, rooms, halls, gpus)
@@ -121,10 +121,10 @@ def _plan_across(
     ds = np.concatenate([np.arange(rooms[h][0].shape[0]) for h in halls]).astype(np.int64)
     after = np.concatenate([rooms[h][0] for h in halls])
     lent = np.concatenate([rooms[h][1] for h in halls])
-    got = plan_domains(after, lent, Topology.uniform(after.shape[0], d, after.shape[0]), gpus)
+    got = plan_domains(after, lent, d, gpus)
     if got is None:
         return None
-    return [(int(hs[i]), int(ds[i]), c) for _, i, c in got[1]]
+    return [(int(hs[i]), int(ds[i]), c) for i, c in got[1]]
 
 
 def plan_victims(
