@@ -171,8 +171,8 @@ def check_invariants(pool: Pool, now: float, ledger: Ledger) -> None:
     for job in running.values():
         assert job.view.est_end_s == job.est_end_s()
         ends[job.view.est_end_s] += job.gpus
-    assert pool.est_keys == sorted(ends)
-    assert dict(pool.est_gpus) == dict(ends)
+    assert pool.ends.keys == sorted(ends)
+    assert dict(pool.ends.gpus) == dict(ends)
     v = pool.view(now)
     for start, _gpus, committed in v.upcoming:
         assert committed == sum(g for e, g in ends.items() if e > start)

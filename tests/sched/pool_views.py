@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 
+from narvik.sched.ends import EstimatedEnds
 from narvik.sched.placement import Topology, hall_gpus
 from narvik.sched.view import PoolView, RunningView, TenantView, WaitingJob
 
@@ -135,10 +136,10 @@ def make_view(
         queued=q,
         running=run,
         victims=lambda: iter(by_victim),
+        victims_on=victims_on_of(by_victim),
         queue_order=lambda: iter(order),
         tenants=tenants,
-        est_end_keys=sorted(ends),
-        est_end_gpus=ends,
+        ends=EstimatedEnds.of(ends.items()),
         idle_it_power_w=idle_w,
         busy_gpu_power_w=busy_w,
         it_budget_w=budget,
@@ -165,7 +166,7 @@ def snapshot(v: PoolView) -> dict[str, object]:
         "queued": copy.deepcopy(dict(v.queued)),
         "running": copy.deepcopy(dict(v.running)),
         "tenants": copy.deepcopy(v.tenants),
-        "est": (list(v.est_end_keys), dict(v.est_end_gpus)),
+        "est": (list(v.ends.keys), dict(v.ends.gpus)),
         "preempting": set(v.preempting),
         "upcoming": list(v.upcoming),
         "pressure": list(v.hall_pressure),
@@ -178,3 +179,15 @@ def same(a: dict[str, object], b: dict[str, object]) -> bool:
     fa, fb = a.pop("free_domains"), b.pop("free_domains")
     assert isinstance(fa, list) and isinstance(fb, list)
     return all(np.array_equal(x, y) for x, y in zip(fa, fb, strict=True)) and a == b
+
+
+def victims_on_of(
+    by_victim: Sequence[RunningView],
+) -> Callable[[Collection[tuple[int, int]]], list[RunningView]]:
+    """The jobs on given (hall, domain) pairs, kept in the order of ``by_victim``."""
+
+    def on(domains: Collection[tuple[int, int]]) -> list[RunningView]:
+        want = set(domains)
+        return [r for r in by_victim if any((h, d) in want for h, d, _ in r.placement)]
+
+    return on

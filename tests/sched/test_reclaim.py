@@ -4,7 +4,7 @@ the borrowed work on the domains a guaranteed gang will use (no preemption storm
 from __future__ import annotations
 
 import numpy as np
-from tests.sched.pool_views import TOPO, make_view, rjob, tenant, wjob
+from tests.sched.pool_views import TOPO, make_view, rjob, tenant, victims_on_of, wjob
 
 from narvik.sched.narvik_policy import NarvikPolicy
 from narvik.sched.reclaim import plan_domains, plan_victims
@@ -42,9 +42,9 @@ def test_victims_are_taken_in_preemption_order_on_each_planned_domain() -> None:
         rjob(3, 1, 4, borrowed=True, start=10.0, on=((0, 2, 2), (0, 3, 2))),  # C
         rjob(4, 1, 8, on=((0, 0, 8),)),  # guaranteed: never a victim
     ]
-    assert plan_victims([(0, 3, 5)], lambda: iter(runs), set()) == [2, 1]
-    assert plan_victims([(0, 3, 5)], lambda: iter(runs), {2}) == [1, 3]
-    assert plan_victims([(0, 0, 8)], lambda: iter(runs), set()) == []
+    assert plan_victims([(0, 3, 5)], victims_on_of(runs), set()) == [2, 1]
+    assert plan_victims([(0, 3, 5)], victims_on_of(runs), {2}) == [1, 3]
+    assert plan_victims([(0, 0, 8)], victims_on_of(runs), set()) == []
 
 
 def _storm_view() -> PoolView:

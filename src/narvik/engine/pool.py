@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +36,7 @@ from narvik.engine.config import (
 from narvik.engine.jobs import RunningJob, Stop, due_stop, stop_now
 from narvik.engine.tenants import TenantState
 from narvik.physics.it_power import capped_throughput_fraction
+from narvik.sched.ends import EstimatedEnds
 from narvik.sched.narvik_policy import hall_pressure
 from narvik.sched.placement import Placement, hall_gpus
 from narvik.sched.view import Decision, PoolView, RunningView, TenantView, WaitingJob
@@ -100,8 +100,13 @@ class Pool:
         self.running: dict[int, RunningJob] = {}
         self.views: dict[int, RunningView] = {}
         self._by_class: dict[tuple[bool, int], dict[int, RunningView]] = {}
-        self.est_keys: list[float] = []
-        self.est_gpus: dict[float, int] = {}
+        self._jobs_on: dict[tuple[int, int], set[int]] = {}
+        """Running jobs on each (hall, domain)."""
+        self._started_seq: dict[int, int] = {}
+        """Order in which running jobs were added (later: preempted first in their class)."""
+        self._seq = 0
+        self.ends = EstimatedEnds()
+        """Estimated ends of the running jobs."""
         self._committed: dict[float, int] = {}
         """Per booking start: GPUs of running jobs whose estimated end falls after it."""
         self.timers: list[tuple[float, int]] = []
@@ -385,10 +390,10 @@ class Pool:
             queued=self.queued,
             running=self.views,
             victims=self._victims,
+            victims_on=self._victims_on,
             queue_order=self._queue_order,
             tenants=tviews,
-            est_end_keys=self.est_keys,
-            est_end_gpus=self.est_gpus,
+            ends=self.ends,
             idle_it_power_w=idle_w,
             busy_gpu_power_w=busy_w,
             it_budget_w=self.power.it_budget_w(now_s, shed_w),
@@ -414,6 +419,18 @@ class Pool:
     def _victims(self) -> Iterator[RunningView]:
         for cls in sorted(self._by_class, key=lambda c: (not c[0], -c[1])):
             yield from reversed(self._by_class[cls].values())
+
+    def _victims_on(self, domains: Collection[tuple[int, int]]) -> list[RunningView]:
+        """Running jobs on any of ``domains``, in the order of :meth:`_victims`."""
+        keys: set[int] = set()
+        for hd in domains:
+            on = self._jobs_on.get(hd)
+            if on:
+                keys |= on
+        seq = self._started_seq
+        views = [self.views[k] for k in keys]
+        views.sort(key=lambda r: (not r.borrowed, -r.tier_priority, -seq[r.job]))
+        return views
 
     def _queue_order(self) -> Iterator[int]:
         for _, key in heapq.merge(*(t.queue for t in self.tenants)):
@@ -497,6 +514,10 @@ class Pool:
         self.views[job.key] = job.view
         cls = (job.borrowed, t.spec.tier_priority)
         self._by_class.setdefault(cls, {})[job.key] = job.view
+        self._seq += 1
+        self._started_seq[job.key] = self._seq
+        for h, dom, _ in job.placement:
+            self._jobs_on.setdefault((h, dom), set()).add(job.key)
         self._add_est(job.view.est_end_s, job.gpus)
         if job.preempt_at_s is not None:
             self._mark_noticed(job)
@@ -512,6 +533,9 @@ class Pool:
         del self.running[key]
         view = self.views.pop(key)
         del self._by_class[(job.borrowed, view.tier_priority)][key]
+        del self._started_seq[key]
+        for h, dom, _ in job.placement:
+            self._jobs_on[(h, dom)].discard(key)
         t = self.tenants[job.tenant]
         self._take(job.placement, +1)
         self.busy -= job.gpus
@@ -599,15 +623,14 @@ class Pool:
         """A new GPU power cap: every running job goes on at the new speed."""
         self.cap_fraction = cap
         self.rate = float(capped_throughput_fraction(cap))
-        est: dict[float, int] = {}
+        ends = EstimatedEnds()
         for job in self.running.values():
             job.done_s = job.done_at(now_s)
             job.updated_s = now_s
             job.rate = self.rate
-            e = job.view.est_end_s = job.est_end_s()
-            est[e] = est.get(e, 0) + job.gpus
-        self.est_gpus = est
-        self.est_keys = sorted(est)
+            job.view.est_end_s = job.est_end_s()
+            ends.add(job.view.est_end_s, job.gpus)
+        self.ends = ends
         self._committed.clear()
         # Every running job's stop moved: the timers are rebuilt (stale ones dropped).
         self.timers = [(self._due_at(j), k) for k, j in self.running.items()]
@@ -618,31 +641,20 @@ class Pool:
         for the bookings' starts)."""
         got = self._committed.get(start_s)
         if got is None:
-            i = bisect_right(self.est_keys, start_s)
-            got = sum(self.est_gpus[k] for k in self.est_keys[i:])
-            self._committed[start_s] = got
+            got = self._committed[start_s] = self.ends.committed_after(start_s)
         return got
 
     def _add_est(self, e: float, g: int) -> None:
         for s in self._committed:
             if e > s:
                 self._committed[s] += g
-        if e in self.est_gpus:
-            self.est_gpus[e] += g
-        else:
-            self.est_gpus[e] = g
-            insort(self.est_keys, e)
+        self.ends.add(e, g)
 
     def _drop_est(self, e: float, g: int) -> None:
         for s in self._committed:
             if e > s:
                 self._committed[s] -= g
-        left = self.est_gpus[e] - g
-        if left:
-            self.est_gpus[e] = left
-        else:
-            del self.est_gpus[e]
-            del self.est_keys[bisect_left(self.est_keys, e)]
+        self.ends.drop(e, g)
 
 
 def add_placement(

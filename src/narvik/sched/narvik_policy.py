@@ -35,7 +35,6 @@ fewest NVLink domains; when the free GPUs are too fragmented the job waits.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -323,7 +322,7 @@ def reclaim_for_placement(v: PoolView, w: PassWork, t: TenantView, job: int, gpu
     plan = plan_reclaim(v, w.placer, newly_noticed(v, w), t.allowed_halls, gpus)
     if plan is None:
         return False
-    for j in plan_victims(plan, v.victims, w.preempting):
+    for j in plan_victims(plan, v.victims_on, w.preempting):
         _notice_reclaim(v, w, t, job, j)
     return True
 
@@ -354,7 +353,7 @@ def _reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, short: int) -> i
     plan = plan_reclaim(v, w.placer, newly_noticed(v, w), halls, v.queued[job].gpus)
     if plan is None:
         return 0
-    chosen = plan_victims(plan, v.victims, w.preempting)
+    chosen = plan_victims(plan, v.victims_on, w.preempting)
     got = sum(in_halls(v.running[j], halls) for j in chosen)
     if got < short:
         more = victims(
@@ -423,9 +422,7 @@ def surplus_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
 
 def committed_after(v: PoolView, start_s: float) -> int:
     """GPUs of running jobs whose estimated end falls after ``start_s``."""
-    keys = v.est_end_keys
-    i = bisect_right(keys, start_s)
-    return sum(v.est_end_gpus[k] for k in keys[i:])
+    return v.ends.committed_after(start_s)
 
 
 def easy_shadow(
@@ -435,33 +432,9 @@ def easy_shadow(
 
     Running jobs end at their estimated end (at ``now`` once it has passed), and so do
     the ``started`` ones, (estimated end, GPUs), started earlier in the same pass; every
-    job ending by the shadow time counts towards the spare GPUs."""
-    now = v.now_s
-    keys, at = v.est_end_keys, v.est_end_gpus
-    extra = sorted(started)
-    i = k = 0
-    n, m = len(keys), len(extra)
-    acc = avail
-    shadow = math.inf
-    while True:  # the two sorted lists of ends, merged
-        if i < n and (k >= m or keys[i] <= extra[k][0]):
-            end = keys[i]
-            gpus = at[end]
-            i += 1
-        elif k < m:
-            end, gpus = extra[k]
-            k += 1
-        else:
-            break
-        t = end if end > now else now
-        if t > shadow:
-            break
-        acc += gpus
-        if shadow == math.inf and acc >= need:
-            shadow = t
-    if shadow == math.inf:
-        return math.inf, 0
-    return shadow, acc - need
+    job ending by the shadow time counts towards the spare GPUs
+    (:meth:`narvik.sched.ends.EstimatedEnds.shadow`)."""
+    return v.ends.shadow(v.now_s, avail, need, started)
 
 
 def victims(

@@ -23,7 +23,7 @@ Pure functions of the view and the pass's working copy; no state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -129,14 +129,15 @@ def _plan_across(
 
 def plan_victims(
     plan: Plan,
-    running: Callable[[], Iterable[RunningView]],
+    victims_on: Callable[[Collection[tuple[int, int]]], Iterable[RunningView]],
     skip: set[int],
 ) -> list[int]:
     """Borrowed jobs to evict for a plan, in preemption order on each planned domain
-    (``running`` yields jobs in that order); a job spanning domains frees all of them."""
+    (``victims_on`` yields the jobs on the given (hall, domain) pairs in that order); a
+    job spanning domains frees all of them."""
     need = {(h, dom): c for h, dom, c in plan}
     on: dict[tuple[int, int], list[RunningView]] = {k: [] for k in need}
-    for r in running():
+    for r in victims_on(need.keys()):
         if not r.borrowed:
             break  # preemption order: the rest are guaranteed
         if r.job in skip:

@@ -10,12 +10,13 @@ sequences may be the engine's own.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from narvik.sched.ends import EstimatedEnds
 from narvik.sched.placement import Placement, Topology
 
 
@@ -99,12 +100,13 @@ class PoolView:
     running: Mapping[int, RunningView]
     victims: Callable[[], Iterable[RunningView]]
     """Running jobs in preemption order: borrowed first, lowest tier, latest start."""
+    victims_on: Callable[[Collection[tuple[int, int]]], Iterable[RunningView]]
+    """Running jobs on any of the given (hall, domain) pairs, in preemption order."""
     queue_order: Callable[[], Iterator[int]]
     """Every queued job in queue order (submit time, then key), across tenants."""
     tenants: list[TenantView]
-    est_end_keys: Sequence[float]
-    """Sorted distinct estimated ends of running jobs."""
-    est_end_gpus: Mapping[float, int]
+    ends: EstimatedEnds
+    """Estimated ends of running jobs (sorted, GPUs at each, per hour)."""
     idle_it_power_w: float
     busy_gpu_power_w: float
     """Added IT power of one busy GPU at full power cap, W."""
@@ -122,7 +124,7 @@ class PoolView:
     upcoming: Sequence[tuple[float, int] | tuple[float, int, int]]
     """(start_s, gpus[, committed]) of reservations not yet begun, soonest first;
     ``committed``: GPUs of running jobs whose estimated end falls after ``start_s``
-    (computed from ``est_end_keys`` when not given)."""
+    (computed from ``ends`` when not given)."""
     backfill_depth: int
     lent_domains: Sequence[NDArray[np.int64]] = ()
     """Per hall, GPUs per domain held by borrowed jobs not under notice (evictable)."""
