@@ -32,8 +32,8 @@ from narvik.sim.site_run import (
     schedule_jobs,
     simulate_on_site,
 )
+from narvik.sim.tenancy_result import TenancyResult
 from narvik.sim.tenancy_setup import build_setup, flat_halls, site_halls, tenant_indices
-from narvik.sim.tenancy_sim import TenancyResult
 from narvik.site import FlatPool, Site, load_site
 from narvik.site.fleet import fleet_summary
 from narvik.site.loader import format_validation_error

@@ -275,7 +275,7 @@ def test_guarantee_step_alone_records_the_waiting_job() -> None:
     # 8 free GPUs held by count in hall 0; job 1 waits with its 16 GPUs of power promised
     assert w.waiting == {1} and w.waiting_power == 16
     assert w.placer.counts == [0, 0]
-    assert w.preempting == {21, 22} and w.staying == 56 - 8
+    assert w.preempting.new == {21, 22} and not v.preempting and w.staying == 56 - 8
 
 
 def _earmark_view(earmark_t0: int, queue_t0: bool) -> PoolView:

@@ -23,7 +23,7 @@ from narvik.kpi.energy import energy_totals, offtaker_totals
 from narvik.kpi.tenancy_summary import tenancy_summary
 from narvik.scenario import Results
 from narvik.sim.recorders import jobs_table, summarize, timeseries_table, write_parquet_atomic
-from narvik.sim.tenancy_sim import TenancyResult
+from narvik.sim.tenancy_result import TenancyResult
 from narvik.units import SECONDS_PER_HOUR
 
 RUN_FILES = ("summary.json", "jobs.parquet", "timeseries.parquet", "report.html")

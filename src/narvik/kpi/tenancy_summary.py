@@ -18,8 +18,8 @@ from narvik.kpi.tenancy_kpis import (
     wait_and_slo_by_tier,
 )
 from narvik.scenario import Results
+from narvik.sim.tenancy_result import TenancyResult
 from narvik.sim.tenancy_setup import OTHER_TENANT
-from narvik.sim.tenancy_sim import TenancyResult
 from narvik.units import SECONDS_PER_HOUR
 
 

@@ -35,7 +35,8 @@ fewest NVLink domains; when the free GPUs are too fragmented the job waits.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from narvik.sched.placement import Placement, Placer
@@ -72,6 +73,7 @@ class Upcoming:
     def __init__(self, v: PoolView) -> None:
         self._v = v
         self.starts = [u[0] for u in v.upcoming]
+        self._first = min(self.starts, default=math.inf)
         self._gpus = [u[1] for u in v.upcoming]
         # (start, gpus, committed): the engine keeps the GPUs committed past each start.
         self._room: list[int | None] = [
@@ -87,12 +89,35 @@ class Upcoming:
         return room
 
     def fits(self, gpus: int, est_end: float) -> bool:
+        if est_end <= self._first:
+            return True  # ends before every booking starts
         return all(est_end <= s or gpus <= self._room_at(i) for i, s in enumerate(self.starts))
 
     def take(self, gpus: int, est_end: float) -> None:
         for i, s in enumerate(self.starts):
             if est_end > s:
                 self._room[i] = self._room_at(i) - gpus
+
+
+class Preempting:
+    """Jobs under notice: those of the view (read, never copied) and those noticed in
+    this pass."""
+
+    __slots__ = ("base", "new")
+
+    def __init__(self, base: AbstractSet[int], new: set[int] | None = None) -> None:
+        self.base = base
+        self.new: set[int] = set() if new is None else new
+
+    def __contains__(self, job: object) -> bool:
+        return job in self.new or job in self.base
+
+    def add(self, job: int) -> None:
+        self.new.add(job)
+
+    def with_(self, more: Iterable[int]) -> Preempting:
+        """These jobs and ``more``."""
+        return Preempting(self.base, self.new | set(more))
 
 
 @dataclass
@@ -108,7 +133,7 @@ class PassWork:
     limit: int = 0
     """Busy GPUs the power budget allows at the chosen cap."""
     holds: int = 0
-    preempting: set[int] = field(default_factory=set)
+    preempting: Preempting = field(default_factory=lambda: Preempting(frozenset()))
     waiting: set[int] = field(default_factory=set)
     waiting_power: int = 0
     """GPUs promised to guaranteed jobs waiting for their reclaim."""
@@ -129,7 +154,7 @@ class PassWork:
             busy=v.busy_gpus,
             staying=v.busy_gpus - v.preempting_gpus,
             holds=v.reservation_holds,
-            preempting=set(v.preempting),
+            preempting=Preempting(v.preempting),
             earmarks={t.index: t.earmarked_gpus for t in v.tenants if t.earmarked_gpus},
             upcoming=Upcoming(v),
         )
@@ -329,7 +354,7 @@ def reclaim_for_placement(v: PoolView, w: PassWork, t: TenantView, job: int, gpu
 
 def newly_noticed(v: PoolView, w: PassWork) -> list[int]:
     """Jobs given notice earlier in this pass."""
-    return [j for j in w.preempting if j not in v.preempting]
+    return [j for j in w.preempting.new if j not in v.preempting]
 
 
 def _notice_reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, victim: int) -> None:
@@ -357,7 +382,7 @@ def _reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, short: int) -> i
     got = sum(in_halls(v.running[j], halls) for j in chosen)
     if got < short:
         more = victims(
-            v, w.preempting | set(chosen), short - got, allow_guaranteed=False, halls=halls
+            v, w.preempting.with_(chosen), short - got, allow_guaranteed=False, halls=halls
         )
         chosen += more
         got += sum(in_halls(v.running[j], halls) for j in more)
@@ -382,22 +407,24 @@ def surplus_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
         room = t.max_borrow_gpus - t.used_borrowed
         if room <= 0 or not t.queue:
             continue
-        if reserved_for_head and t.min_queued_gpus > min(room, w.power_room()):
+        power_room = w.power_room()
+        if reserved_for_head and t.min_queued_gpus > min(room, power_room):
             continue  # nothing of it can start in what is left
         total = sum(counts)
         everywhere = len(t.allowed_halls) == len(counts)
         here = total if everywhere else sum(counts[h] for h in t.allowed_halls)
         avail = here - max(0, w.holds - (total - here)) - unlent - promised
+        if reserved_for_head and t.min_queued_gpus > avail:
+            continue  # nothing of it fits in the GPUs free for it
         for job in t.queue[: v.backfill_depth]:
-            power_room = w.power_room()
             if reserved_for_head and min(avail, power_room, room) <= 0:
                 break  # nothing more can start for this tenant
             if job in started:
                 continue
             q = v.queued[job]
             g = q.gpus
-            if g > room:
-                continue
+            if g > room or (reserved_for_head and (g > avail or g > power_room)):
+                continue  # too big for what is left (the head's reservation is made)
             est_end = v.now_s + q.remaining_estimate_s
             fits = g <= avail and g <= power_room and upcoming.fits(g, est_end)
             if fits and head is not None:  # the head's shadow, computed on first need
@@ -412,6 +439,7 @@ def surplus_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
                 w.start(job, True, placed, g, est_end)
                 room -= g
                 avail -= g
+                power_room = w.power_room()
                 continue
             if fits:
                 continue  # too fragmented now: no count-based reservation would help it
@@ -439,7 +467,7 @@ def easy_shadow(
 
 def victims(
     v: PoolView,
-    preempting: set[int],
+    preempting: Container[int],
     gpus: int,
     *,
     allow_guaranteed: bool,

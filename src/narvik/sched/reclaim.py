@@ -23,7 +23,7 @@ Pure functions of the view and the pass's working copy; no state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -130,7 +130,7 @@ def _plan_across(
 def plan_victims(
     plan: Plan,
     victims_on: Callable[[Collection[tuple[int, int]]], Iterable[RunningView]],
-    skip: set[int],
+    skip: Container[int],
 ) -> list[int]:
     """Borrowed jobs to evict for a plan, in preemption order on each planned domain
     (``victims_on`` yields the jobs on the given (hall, domain) pairs in that order); a

@@ -33,6 +33,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from heapq import heappop, heappush
 
 import numpy as np
@@ -375,7 +376,7 @@ def _run_easy(  # type: ignore[no-untyped-def]
     return start, ts, busy
 
 
-def _run_generic(  # type: ignore[no-untyped-def]
+def _run_generic(
     sub: list[float],
     g: list[int],
     rt: list[float],
@@ -383,7 +384,7 @@ def _run_generic(  # type: ignore[no-untyped-def]
     n_gpus: int,
     horizon: float,
     policy: Policy,
-):
+) -> tuple[list[float], list[float], list[int]]:
     """Replay through the DES kernel and the pure Snapshot/Decision protocol."""
     kernel = Kernel(start_s=sub[0] if sub else 0.0)
     n = len(sub)
@@ -392,15 +393,18 @@ def _run_generic(  # type: ignore[no-untyped-def]
     running: dict[int, float] = {}  # job -> estimated end
     ts: list[float] = []
     busy: list[int] = []
-    state = {"free": n_gpus, "pass_at": -math.inf}
+    free = n_gpus
+    pass_at = -math.inf
 
     def request_pass() -> None:
-        if state["pass_at"] != kernel.now_s:
-            state["pass_at"] = kernel.now_s
+        nonlocal pass_at
+        if pass_at != kernel.now_s:
+            pass_at = kernel.now_s
             kernel.schedule(kernel.now_s, schedule_pass, ORDER_SCHEDULE)
 
     def end(j: int) -> None:
-        state["free"] += g[j]
+        nonlocal free
+        free += g[j]
         del running[j]
         request_pass()
 
@@ -410,29 +414,31 @@ def _run_generic(  # type: ignore[no-untyped-def]
         request_pass()
 
     def schedule_pass() -> None:
+        nonlocal free
         now = kernel.now_s
         snap = Snapshot(
             now_s=now,
-            free_gpus=state["free"],
+            free_gpus=free,
             queue=tuple(QueuedJob(j, g[j], est[j]) for j in queue),
             running=tuple(RunningJob(j, g[j], e) for j, e in running.items()),
         )
         decision = policy.decide(snap)
         waiting = set(queue)
-        for j in decision.start:
-            if j not in waiting or g[j] > state["free"]:  # type: ignore[operator]
-                raise RuntimeError(f"policy {policy.name!r} made an invalid start: {j!r}")
+        for key in decision.start:
+            j = int(key)  # type: ignore[call-overload]
+            if key not in waiting or g[j] > free:
+                raise RuntimeError(f"policy {policy.name!r} made an invalid start: {key!r}")
             waiting.discard(j)
-            state["free"] -= g[j]  # type: ignore[index]
-            start[j] = now  # type: ignore[index]
-            running[j] = now + est[j]  # type: ignore[index]
-            kernel.schedule(now + rt[j], lambda j=j: end(j), ORDER_END)  # type: ignore[index]
+            free -= g[j]
+            start[j] = now
+            running[j] = now + est[j]
+            kernel.schedule(now + rt[j], partial(end, j), ORDER_END)
         if decision.start:
             queue[:] = [j for j in queue if j in waiting]
         ts.append(now)
-        busy.append(n_gpus - state["free"])
+        busy.append(n_gpus - free)
 
     for j in range(n):
-        kernel.schedule(sub[j], lambda j=j: arrive(j), ORDER_ARRIVAL)
+        kernel.schedule(sub[j], partial(arrive, j), ORDER_ARRIVAL)
     kernel.run(until_s=None if horizon == math.inf else horizon)
     return start, ts, busy

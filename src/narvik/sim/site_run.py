@@ -19,8 +19,9 @@ from numpy.typing import NDArray
 from narvik.physics.facility import FacilityHours, FacilityModel, concat_hours
 from narvik.physics.weather import Weather
 from narvik.sim.flat import FlatResult, simulate_flat
+from narvik.sim.tenancy_result import TenancyResult
 from narvik.sim.tenancy_setup import phase_hours
-from narvik.sim.tenancy_sim import PoolSetup, TenancyResult, simulate_tenancy
+from narvik.sim.tenancy_sim import PoolSetup, simulate_tenancy
 from narvik.site.model import Site
 from narvik.units import SECONDS_PER_HOUR
 from narvik.workload.job import JobTable

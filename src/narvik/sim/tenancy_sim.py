@@ -14,7 +14,6 @@ import math
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,8 +31,9 @@ from narvik.engine import (
 from narvik.sched.placement import Placement
 from narvik.sched.registry import get_pool_policy
 from narvik.sched.view import WaitingJob
-from narvik.sim.flat import COMPLETED, PENDING, REJECTED, RUNNING, JobStates
+from narvik.sim.flat import COMPLETED, PENDING, REJECTED, RUNNING
 from narvik.sim.kernel import ORDER_ARRIVAL, ORDER_END, ORDER_SCHEDULE, Kernel
+from narvik.sim.tenancy_result import TenancyResult
 from narvik.workload.job import JobTable
 
 
@@ -92,51 +92,6 @@ class PoolSetup:
         )
 
 
-@dataclass(frozen=True, eq=False)
-class TenancyResult(JobStates):
-    jobs: JobTable
-    n_gpus: int
-    policy: str
-    start_s: NDArray[np.float64]
-    """First start (NaN: never started)."""
-    end_s: NDArray[np.float64]
-    state: NDArray[np.int8]
-    preemptions: NDArray[np.int64]
-    lost_gpu_s: NDArray[np.float64]
-    fits_guarantee: NDArray[np.bool_]
-    """The job fit its tenant's unused guarantee when it was submitted."""
-    fit_since_s: NDArray[np.float64]
-    """First instant the job fit its tenant's unused guarantee at a pass (NaN: never)."""
-    tenant_index: NDArray[np.int64]
-    nvlink_domains: NDArray[np.int64]
-    """NVLink domains of the job's first placement (0: never started)."""
-    network_blocks: NDArray[np.int64]
-    seg_job: NDArray[np.int64]
-    seg_start_s: NDArray[np.float64]
-    seg_end_s: NDArray[np.float64]
-    seg_gpus: NDArray[np.int64]
-    seg_hall: NDArray[np.int64]
-    seg_borrowed: NDArray[np.bool_]
-    t_s: NDArray[np.float64]
-    """Instant of every pass; the other series hold the state after it."""
-    gpus_busy: NDArray[np.int64]
-    it_power_w: NDArray[np.float64]
-    """IT power after each pass (idle fleet plus busy GPUs at the power cap)."""
-    it_budget_w: NDArray[np.float64]
-    cap_fraction: NDArray[np.float64]
-    shed_w: NDArray[np.float64]
-    """Power the active curtailments shed from the grid cap."""
-    gpus_online: NDArray[np.int64]
-    frag_t_s: NDArray[np.float64]
-    """Hourly samples of the free GPUs (``frag_free_gpus``) and of those in wholly free
-    NVLink domains (``frag_whole_free_gpus``)."""
-    frag_free_gpus: NDArray[np.int64]
-    frag_whole_free_gpus: NDArray[np.int64]
-    curtailments: list[dict[str, float | bool | int]]
-    reservations: list[dict[str, float | bool | int]]
-    until_s: float | None = None
-
-
 class _Recorder:
     """What the driver keeps of each pass, as lists (arrays at the end)."""
 
@@ -153,7 +108,12 @@ class _Recorder:
         self.blocks = array("q", [0]) * n
         self.segs = _Segments()
         self.frag: list[tuple[float, int, int]] = []
-        self.series: tuple[array[Any], ...] = tuple(array(code) for code in "dqddddq")
+        # Per pass: t_s, busy GPUs, IT power, IT budget, cap fraction, shed, GPUs online.
+        self.series: tuple[
+            array[float], array[int], array[float], array[float], array[float], array[float],
+            array[int],
+        ] = (array("d"), array("q"), array("d"), array("d"), array("d"), array("d"),
+             array("q"))  # fmt: skip
         self.curt = [_curtailment_row(c) for c in setup.curtailments]
         self.res = [_reservation_row(r) for r in setup.reservations]
         self.setup = setup
@@ -187,13 +147,14 @@ class _Recorder:
         for i, have in out.booking_available.items():
             row = self.res[i]
             row["min_available_gpus"] = min(int(row["min_available_gpus"]), have)
-        for series, value in zip(
-            self.series,
-            (out.now_s, out.busy_gpus, out.it_power_w, out.it_budget_w, out.cap_fraction,
-             out.shed_w, sum(pool.capacity)),
-            strict=True,
-        ):  # fmt: skip
-            series.append(value)
+        t_s, busy, it_w, budget_w, cap, shed_w, online = self.series
+        t_s.append(out.now_s)
+        busy.append(out.busy_gpus)
+        it_w.append(out.it_power_w)
+        budget_w.append(out.it_budget_w)
+        cap.append(out.cap_fraction)
+        shed_w.append(out.shed_w)
+        online.append(sum(pool.capacity))
 
     def _power(self, out: PassOutcome, pool: Pool) -> None:
         t = out.now_s
@@ -277,7 +238,10 @@ class _Driver:
         now = self.kernel.now_s
         if self.pass_at != now:
             self.pass_at = now
-            self.kernel.schedule(now, self.run_pass, ORDER_SCHEDULE)
+            if self.kernel.peek_s() > now:
+                self.run_pass()  # nothing else happens at this instant: the pass is next
+            else:
+                self.kernel.schedule(now, self.run_pass, ORDER_SCHEDULE)
 
     def arrive(self) -> None:
         now = self.kernel.now_s
@@ -327,8 +291,13 @@ class _Segments:
         self.cols = (array("q"), array("d"), array("d"), array("q"), array("q"), array("b"))
 
     def add(self, job: int, start: float, end: float, gpus: int, hall: int, lent: bool) -> None:
-        for col, value in zip(self.cols, (job, start, end, gpus, hall, lent), strict=True):
-            col.append(value)
+        c_job, c_start, c_end, c_gpus, c_hall, c_lent = self.cols
+        c_job.append(job)
+        c_start.append(start)
+        c_end.append(end)
+        c_gpus.append(gpus)
+        c_hall.append(hall)
+        c_lent.append(lent)
 
     def table(self) -> NDArray[np.float64]:
         """(n, 6) rows sorted by start, job, hall."""
