@@ -20,7 +20,6 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,32 +41,35 @@ from narvik.sched.placement import Placement, hall_gpus
 from narvik.sched.view import Decision, PoolView, RunningView, TenantView, WaitingJob
 
 
-@dataclass
 class PassOutcome:
-    """What one pass changed: what a driver records or persists."""
+    """What one pass changed: what a driver records or persists.
 
-    now_s: float
-    stops: list[Stop] = field(default_factory=list)
-    starts: list[RunningJob] = field(default_factory=list)
-    notices: list[tuple[int, float, int]] = field(default_factory=list)
-    """(job, stop at, tenant reclaimed for or -1)."""
-    fitting: list[int] = field(default_factory=list)
-    """Queued jobs that fit their tenant's guarantee for the first time."""
-    fit_on_arrival: list[int] = field(default_factory=list)
-    """Arrivals that fit their tenant's unused guarantee as they came."""
-    rejected: list[int] = field(default_factory=list)
-    """Arrivals refused: more GPUs than their tenant's halls will ever hold."""
-    retimed: bool = False
-    """The GPU power cap changed: every running job was re-timed."""
-    cap_fraction: float = 1.0
-    it_power_w: float = 0.0
-    it_budget_w: float = math.inf
-    shed_w: float = 0.0
-    busy_gpus: int = 0
-    opened_short: list[int] = field(default_factory=list)
-    """Bookings opening now whose GPUs were not all free for them."""
-    booking_available: dict[int, int] = field(default_factory=dict)
-    """Per active booking, GPUs its owner had (free for it, or its own work in it)."""
+    (A plain class, not a dataclass: one is made per pass, and a compiled build makes
+    plain classes natively.)"""
+
+    def __init__(self, now_s: float) -> None:
+        self.now_s = now_s
+        self.stops: list[Stop] = []
+        self.starts: list[RunningJob] = []
+        self.notices: list[tuple[int, float, int]] = []
+        """(job, stop at, tenant reclaimed for or -1)."""
+        self.fitting: list[int] = []
+        """Queued jobs that fit their tenant's guarantee for the first time."""
+        self.fit_on_arrival: list[int] = []
+        """Arrivals that fit their tenant's unused guarantee as they came."""
+        self.rejected: list[int] = []
+        """Arrivals refused: more GPUs than their tenant's halls will ever hold."""
+        self.retimed = False
+        """The GPU power cap changed: every running job was re-timed."""
+        self.cap_fraction = 1.0
+        self.it_power_w = 0.0
+        self.it_budget_w = math.inf
+        self.shed_w = 0.0
+        self.busy_gpus = 0
+        self.opened_short: list[int] = []
+        """Bookings opening now whose GPUs were not all free for them."""
+        self.booking_available: dict[int, int] = {}
+        """Per active booking, GPUs its owner had (free for it, or its own work in it)."""
 
 
 class Pool:
@@ -120,6 +122,7 @@ class Pool:
         self.pressure: list[float] = [0.0] * n_h
         self._next_change_s = -math.inf
         self._any_reserved = False
+        self._pass_view: PoolView | None = None
         self.set_tenants(tenants)
         self.set_reservations(reservations)
         self.set_curtailments(curtailments)
@@ -369,21 +372,27 @@ class Pool:
         self._next_change_s = nxt
 
     def view(self, now_s: float) -> PoolView:
+        """A view of the pool at ``now_s`` (a new one: it stays as it is while the caller
+        keeps it, until the pool changes the sequences it shares)."""
         idle_w, busy_w = self.power.gpu_power_w(now_s)
-        return self._view(now_s, self.shed_w(now_s), idle_w, busy_w)
+        v = self._new_view()
+        self._update_view(v, now_s, self.shed_w(now_s), idle_w, busy_w)
+        return v
 
     def _view(self, now_s: float, shed_w: float, idle_w: float, busy_w: float) -> PoolView:
-        n_gpus = sum(self.capacity)
-        depth = self.rules.backfill_depth
-        self._refresh_tenant_views(now_s)
-        tviews = [t.view for t in self.tenants]
-        holds = 0
-        if self._any_reserved:
-            holds = sum(tv.reserved_gpus - in_booking_gpus(tv) for tv in tviews if tv.reserved_gpus)
+        """The view a pass decides on: one object, brought up to date at every pass."""
+        v = self._pass_view
+        if v is None:
+            v = self._pass_view = self._new_view()
+        self._update_view(v, now_s, shed_w, idle_w, busy_w)
+        return v
+
+    def _new_view(self) -> PoolView:
+        """A view holding the pool's own sequences; :meth:`_update_view` sets the rest."""
         return PoolView(
-            now_s=now_s,
-            n_gpus=n_gpus,
-            busy_gpus=self.busy,
+            now_s=-math.inf,
+            n_gpus=0,
+            busy_gpus=0,
             free_domains=self.free,
             topologies=self.topologies,
             free_by_hall=self.free_by_hall,
@@ -392,28 +401,56 @@ class Pool:
             victims=self._victims,
             victims_on=self._victims_on,
             queue_order=self._queue_order,
-            tenants=tviews,
+            tenants=[],
             ends=self.ends,
-            idle_it_power_w=idle_w,
-            busy_gpu_power_w=busy_w,
-            it_budget_w=self.power.it_budget_w(now_s, shed_w),
-            cap_fraction=self.cap_fraction,
+            idle_it_power_w=0.0,
+            busy_gpu_power_w=0.0,
+            it_budget_w=math.inf,
+            cap_fraction=1.0,
             min_cap_fraction=self.rules.min_cap_fraction,
-            reservation_holds=holds,
+            reservation_holds=0,
             hall_pressure=self.pressure,
             preempting=self.noticed,
-            preempting_gpus=self.noticed_gpus,
+            preempting_gpus=0,
             grace_period_s=self.rules.grace_period_s,
-            upcoming=[
+            upcoming=[],
+            backfill_depth=self.rules.backfill_depth,
+            lent_domains=self.lent_on,
+            leaving_domains=self.leaving_on,
+        )
+
+    def _update_view(
+        self, v: PoolView, now_s: float, shed_w: float, idle_w: float, busy_w: float
+    ) -> None:
+        """Everything of a view that changes from pass to pass."""
+        self._refresh_tenant_views(now_s)
+        tviews = [t.view for t in self.tenants]
+        holds = 0
+        if self._any_reserved:
+            holds = sum(tv.reserved_gpus - in_booking_gpus(tv) for tv in tviews if tv.reserved_gpus)
+        v.now_s = now_s
+        v.n_gpus = sum(self.capacity)
+        v.busy_gpus = self.busy
+        v.tenants = tviews
+        v.ends = self.ends
+        v.idle_it_power_w = idle_w
+        v.busy_gpu_power_w = busy_w
+        v.it_budget_w = self.power.it_budget_w(now_s, shed_w)
+        v.cap_fraction = self.cap_fraction
+        v.min_cap_fraction = self.rules.min_cap_fraction
+        v.reservation_holds = holds
+        v.hall_pressure = self.pressure
+        v.preempting_gpus = self.noticed_gpus
+        v.grace_period_s = self.rules.grace_period_s
+        v.backfill_depth = self.rules.backfill_depth
+        v.upcoming = (
+            [
                 (r.start_s, r.gpus, self._committed_after(r.start_s))
                 for r in self.reservations
                 if r.start_s > now_s
             ]
             if self.reservations
-            else [],
-            backfill_depth=depth,
-            lent_domains=self.lent_on,
-            leaving_domains=self.leaving_on,
+            else []
         )
 
     def _victims(self) -> Iterator[RunningView]:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import math
 from collections.abc import Container, Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
 
 from narvik.sched.placement import Placement, Placer
 from narvik.sched.reclaim import plan_reclaim, plan_victims
@@ -120,39 +119,51 @@ class Preempting:
         return Preempting(self.base, self.new | set(more))
 
 
-@dataclass
 class PassWork:
     """The working record of one pass: what is still free, busy and promised."""
 
-    d: Decision
-    placer: Placer
-    busy: int
-    """GPUs busy, jobs under notice included (they draw power until they stop)."""
-    staying: int
-    """Busy GPUs that stay once the notices run out."""
-    limit: int = 0
-    """Busy GPUs the power budget allows at the chosen cap."""
-    holds: int = 0
-    preempting: Preempting = field(default_factory=lambda: Preempting(frozenset()))
-    waiting: set[int] = field(default_factory=set)
-    waiting_power: int = 0
-    """GPUs promised to guaranteed jobs waiting for their reclaim."""
-    earmarks: dict[int, int] = field(default_factory=dict)
-    upcoming: Upcoming | None = None
-    started_ends: list[tuple[float, int]] = field(default_factory=list)
-    """(estimated end, GPUs) of the jobs started in this pass."""
-    unplaceable: dict[tuple[int, ...], int] = field(default_factory=dict)
-    """Per set of halls, the smallest gang that could not be placed in this pass."""
-    defrag_tried: set[int] = field(default_factory=set)
-    """Tenants for which a defragmenting reclaim was looked for in this pass."""
+    def __init__(
+        self,
+        d: Decision,
+        placer: Placer,
+        busy: int,
+        staying: int,
+        *,
+        limit: int = 0,
+        holds: int = 0,
+        preempting: Preempting | None = None,
+        earmarks: dict[int, int] | None = None,
+        upcoming: Upcoming | None = None,
+    ) -> None:
+        self.d = d
+        self.placer = placer
+        self.busy = busy
+        """GPUs busy, jobs under notice included (they draw power until they stop)."""
+        self.staying = staying
+        """Busy GPUs that stay once the notices run out."""
+        self.limit = limit
+        """Busy GPUs the power budget allows at the chosen cap."""
+        self.holds = holds
+        self.preempting = preempting if preempting is not None else Preempting(frozenset())
+        self.waiting: set[int] = set()
+        self.waiting_power = 0
+        """GPUs promised to guaranteed jobs waiting for their reclaim."""
+        self.earmarks: dict[int, int] = earmarks if earmarks is not None else {}
+        self.upcoming = upcoming
+        self.started_ends: list[tuple[float, int]] = []
+        """(estimated end, GPUs) of the jobs started in this pass."""
+        self.unplaceable: dict[tuple[int, ...], int] = {}
+        """Per set of halls, the smallest gang that could not be placed in this pass."""
+        self.defrag_tried: set[int] = set()
+        """Tenants for which a defragmenting reclaim was looked for in this pass."""
 
     @classmethod
     def of(cls, v: PoolView) -> PassWork:
         return cls(
-            d=Decision(),
-            placer=Placer(v.free_domains, v.topologies, v.free_by_hall),
-            busy=v.busy_gpus,
-            staying=v.busy_gpus - v.preempting_gpus,
+            Decision(),
+            Placer(v.free_domains, v.topologies, v.free_by_hall),
+            v.busy_gpus,
+            v.busy_gpus - v.preempting_gpus,
             holds=v.reservation_holds,
             preempting=Preempting(v.preempting),
             earmarks={t.index: t.earmarked_gpus for t in v.tenants if t.earmarked_gpus},

@@ -132,19 +132,21 @@ class PoolView:
     """Per hall, GPUs per domain held by jobs under notice (free once they stop)."""
 
 
-@dataclass
 class Decision:
-    starts: list[tuple[int, bool, Placement]] = field(default_factory=list)
-    """(job, borrowed, placement: ((hall, domain, gpus), ...))."""
-    preempt: list[tuple[int, int]] = field(default_factory=list)
-    """(job, tenant index it is reclaimed for, or -1 for power)."""
-    stop_by_s: dict[int, float] = field(default_factory=dict)
-    """For reclaim victims: the latest time they must stop (the waiting job's deadline)."""
-    cap_fraction: float = 1.0
-    fitting: list[int] = field(default_factory=list)
-    """Queued jobs that fit their tenant's unused guarantee in this pass (started or not)."""
-    waiting_tenants: set[int] = field(default_factory=set)
-    """Tenants with guaranteed work waiting for a reclaim (their earmarks stay theirs)."""
+    """What a policy decided in one pass (a plain class: one is made per pass)."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[int, bool, Placement]] = []
+        """(job, borrowed, placement: ((hall, domain, gpus), ...))."""
+        self.preempt: list[tuple[int, int]] = []
+        """(job, tenant index it is reclaimed for, or -1 for power)."""
+        self.stop_by_s: dict[int, float] = {}
+        """For reclaim victims: the latest time they must stop (the waiting job's deadline)."""
+        self.cap_fraction = 1.0
+        self.fitting: list[int] = []
+        """Queued jobs that fit their tenant's unused guarantee in this pass (started or not)."""
+        self.waiting_tenants: set[int] = set()
+        """Tenants with guaranteed work waiting for a reclaim (their earmarks stay theirs)."""
 
 
 class Policy:
