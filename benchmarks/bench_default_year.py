@@ -17,6 +17,7 @@ import resource
 import tempfile
 import time
 
+from narvik.engine import build_kind
 from narvik.kpi.run_outputs import run_summary, write_run
 from narvik.scenario import load_scenario, run_scenario
 
@@ -47,7 +48,10 @@ def main() -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     s = run_summary(results)
     machine = f"{platform.machine()} {platform.processor()}".strip()
-    print(f"machine: {machine}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(
+        f"machine: {machine}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"engine: {build_kind()}"
+    )
     days = spec.days or 365
     print(f"scenario {spec.name}: {results.n_gpus:,} GPUs, {days:g} days, {spec.policy}")
     print(f"jobs: {sum(s['jobs'].values()):,} ({s['jobs']})")

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from narvik.engine import PassOutcome, Pool
+from narvik.engine import PassOutcome, Pool, build_kind
 from narvik.physics.weather import builtin_weather
 from narvik.scenario import load_scenario, load_workload
 from narvik.sched.narvik_policy import gpu_limit
@@ -313,7 +313,10 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=200, help="timed passes per snapshot")
     args = parser.parse_args()
     machine = f"{platform.machine()} {platform.processor()}".strip()
-    print(f"machine: {machine}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(
+        f"machine: {machine}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"engine: {build_kind()}"
+    )
     t0 = time.perf_counter()
     driver, work, names, snap_s = build()
     pool = driver.pool

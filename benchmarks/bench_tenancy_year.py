@@ -14,6 +14,7 @@ import platform
 import resource
 import time
 
+from narvik.engine import build_kind
 from narvik.kpi.run_outputs import run_summary
 from narvik.scenario import load_scenario, run_scenario
 
@@ -23,7 +24,10 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=None)
     args = parser.parse_args()
     machine = f"{platform.machine()} {platform.processor()}".strip()
-    print(f"machine: {machine}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(
+        f"machine: {machine}, {os.cpu_count()} cores, python {platform.python_version()}, "
+        f"engine: {build_kind()}"
+    )
     out = {}
     for policy in ("easy", "narvik"):
         spec = load_scenario().with_overrides(policy=policy, days=args.days)

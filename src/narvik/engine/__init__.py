@@ -25,3 +25,11 @@ __all__ = [
     "Stop",
     "TenantSpec",
 ]
+
+
+def build_kind() -> str:
+    """How the engine runs here: ``"compiled (mypyc)"`` after a regular install, else
+    ``"plain Python"`` (an editable install, or ``NARVIK_COMPILE=0``)."""
+    from narvik.engine import pool
+
+    return "plain Python" if str(pool.__file__).endswith(".py") else "compiled (mypyc)"
