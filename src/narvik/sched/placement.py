@@ -23,7 +23,7 @@ domains to take; :class:`Placer` is a pass's working copy of the pool.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +41,12 @@ class Topology:
     domain_gpus: int
     block_of_domain: NDArray[np.int64]
     """Network block index of each domain."""
+    n_blocks: int = field(init=False, compare=False, repr=False)
+    """Network blocks (computed once: placement asks for it at every gang)."""
+
+    def __post_init__(self) -> None:
+        b = self.block_of_domain
+        object.__setattr__(self, "n_blocks", int(b.max()) + 1 if b.shape[0] else 0)
 
     @classmethod
     def uniform(cls, domains: int, domain_gpus: int, domains_per_block: int) -> Topology:
@@ -53,7 +59,7 @@ class Topology:
 
     @property
     def blocks(self) -> int:
-        return int(self.block_of_domain.max()) + 1 if self.domains else 0
+        return self.n_blocks
 
     @property
     def gpus(self) -> int:
@@ -69,16 +75,19 @@ def place(free: NDArray[np.int64], topo: Topology, gpus: int) -> Choice | None:
     if gpus <= 0:
         raise ValueError(f"cannot place {gpus} GPUs")
     if gpus <= topo.domain_gpus:
-        return _best_fit(free, gpus)
+        dom = best_fit_domain(free, gpus)
+        if dom < 0:
+            return None
+        return np.array([dom], dtype=np.int64), np.array([gpus], dtype=np.int64)
     return _gang(free, topo, gpus)
 
 
-def _best_fit(free: NDArray[np.int64], gpus: int) -> Choice | None:
+def best_fit_domain(free: NDArray[np.int64], gpus: int) -> int:
+    """The domain with the fewest free GPUs that still holds ``gpus`` (lowest index on
+    ties), or -1."""
     cand = np.where(free >= gpus, free, _BIG)
-    dom = int(np.argmin(cand))
-    if cand[dom] == _BIG:
-        return None
-    return np.array([dom], dtype=np.int64), np.array([gpus], dtype=np.int64)
+    dom = int(cand.argmin())
+    return dom if int(cand[dom]) != _BIG else -1
 
 
 def _gang(free: NDArray[np.int64], topo: Topology, gpus: int) -> Choice | None:
@@ -151,7 +160,8 @@ class Placer:
         counts: Sequence[int] | None = None,
     ) -> None:
         self._free = list(free)
-        self._own = [False] * len(free)
+        self._owned = [False] * len(free)
+        self._whole = [-1] * len(free)
         self.topos = topos
         self.counts = list(counts) if counts is not None else [int(f.sum()) for f in free]
 
@@ -161,10 +171,35 @@ class Placer:
         for h in halls:
             if self.counts[h] < gpus:
                 continue
+            if gpus <= self.topos[h].domain_gpus:  # one domain: no arrays to build
+                dom = best_fit_domain(self._free[h], gpus)
+                if dom >= 0:
+                    return self._take_one(h, dom, gpus)
+                continue
             got = place(self._free[h], self.topos[h], gpus)
             if got is not None:
                 return self._take(((h, got),))
         return None
+
+    def _own(self, h: int) -> NDArray[np.int64]:
+        """This pass's copy of hall ``h``'s free GPUs (made on first change)."""
+        if not self._owned[h]:
+            self._free[h] = self._free[h].copy()
+            self._owned[h] = True
+        self._whole[h] = -1
+        return self._free[h]
+
+    def _take_one(self, h: int, dom: int, gpus: int) -> Placement:
+        self._own(h)[dom] -= gpus
+        self.counts[h] -= gpus
+        return ((h, dom, gpus),)
+
+    def whole_domains(self, h: int) -> int:
+        """Wholly free domains of hall ``h`` as the pass has left them."""
+        n = self._whole[h]
+        if n < 0:
+            n = self._whole[h] = int(np.count_nonzero(self._free[h] == self.topos[h].domain_gpus))
+        return n
 
     def free_of(self, h: int) -> NDArray[np.int64]:
         """Free GPUs per domain of hall ``h`` as the pass has left them (do not change)."""
@@ -182,6 +217,8 @@ class Placer:
         if gpus <= d:
             return None  # one domain's worth never spans domains
         need_full, rest = divmod(gpus, d)
+        if sum(self.whole_domains(h) for h in halls) < need_full:
+            return None  # not enough whole domains anywhere
         parts: list[tuple[int, Choice]] = []
         for h in halls:
             if need_full == 0 and not rest:
@@ -210,10 +247,7 @@ class Placer:
     def _take(self, parts: tuple[tuple[int, Choice], ...]) -> Placement:
         out: list[tuple[int, int, int]] = []
         for h, (doms, takes) in parts:
-            if not self._own[h]:
-                self._free[h] = self._free[h].copy()
-                self._own[h] = True
-            self._free[h][doms] -= takes
+            self._own(h)[doms] -= takes
             self.counts[h] -= int(takes.sum())
             out.extend(zip([h] * len(doms), doms.tolist(), takes.tolist(), strict=True))
         return tuple(out)
