@@ -22,7 +22,9 @@ than `copy.deepcopy` and checked to give the same pass), one
 also end) with a few seeded arrivals. It reports p50/p99/mean of the full pass and,
 separately, of `decide` alone (the same call inside the same pass, on the same view),
 for the `narvik` and `easy` pool policies. Deterministic (seeded); prints figures,
-asserts nothing. About 4 minutes on 2 cores.
+asserts nothing. About 4 minutes on 2 cores. A compiled build (mypyc) cannot pickle its
+pool: there (or with ``--consecutive``) the pool is driven afresh to each snapshot and
+the N passes run one after the other on it, 15 s apart, each with a few arrivals.
 Run: .venv/bin/python benchmarks/bench_pass_latency.py [--passes N]
 """
 
@@ -251,18 +253,29 @@ class TimedPolicy:
         return d
 
 
-def measure(blob: bytes, now_s: float, work: Workload, name: str, passes: int) -> None:
+def measure(
+    blob: bytes | None,
+    now_s: float,
+    work: Workload,
+    name: str,
+    passes: int,
+    live: Pool | None = None,
+) -> None:
+    """Time ``passes`` passes: each on a fresh copy of the pickled pool ``blob`` at the
+    snapshot plus an offset, or (``blob`` None: a compiled build cannot be pickled) one
+    after the other on ``live``, 15 s apart."""
     rng = np.random.default_rng(SEED + 1)
     pass_ms, decide_ms = [], []
     counts: Counter[str] = Counter()
     caps: set[float] = set()
     over = 0
     for p in range(passes):
-        now = now_s + OFFSETS_S[p % len(OFFSETS_S)]
+        now = now_s + (OFFSETS_S[p % len(OFFSETS_S)] if blob is not None else 15.0 * (p + 1))
         rows = rng.choice(work.eligible, ARRIVALS_PER_PASS)
         keys = range(work.next_key, work.next_key + ARRIVALS_PER_PASS)
         arrivals = work.waiting(rows, keys, [now] * ARRIVALS_PER_PASS)
-        pool: Pool = pickle.loads(blob)  # a deep copy of the prepared pool
+        pool = pickle.loads(blob) if blob is not None else live  # a deep copy, or the pool
+        assert pool is not None
         policy = TimedPolicy(name)
         gc.freeze()  # the copy is old objects, as a long-lived pool's are
         t0 = time.perf_counter()
@@ -284,7 +297,8 @@ def measure(blob: bytes, now_s: float, work: Workload, name: str, passes: int) -
             f" ms  mean {ms.mean():7.2f} ms  max {ms.max():7.2f} ms"
         )
 
-    print(f"  {name}, {passes} passes:")
+    how = "each on a fresh copy" if blob is not None else "one after the other, 15 s apart"
+    print(f"  {name}, {passes} passes ({how}):")
     line("full pass (Pool.step)", full)
     line("decide alone", dec)
     line("rest of the pass", full - dec)
@@ -308,9 +322,32 @@ def outcome(pool: Pool, at_s: float) -> tuple[object, ...]:
     )
 
 
+def consecutive(passes: int, snap_s: float) -> None:
+    """Per snapshot and policy, a pool driven afresh to the snapshot, then passes one
+    after the other on it."""
+    for name in POLICIES:
+        for label, at in (("A", snap_s), ("B", snap_s + LATER_S)):
+            driver, work, names, _ = build()
+            rng = np.random.default_rng(SEED + 2)
+            if label == "B":
+                driver.run_until(snap_s)
+                top_up(driver, work, snap_s, rng)
+            driver.run_until(at)
+            top_up(driver, work, at, rng)
+            print(f"driven to {label}: {driver.passes:,} passes in {driver.seconds:.1f} s")
+            describe(label, driver.pool, at, names)
+            measure(None, at, work, name, passes, live=driver.pool)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--passes", type=int, default=200, help="timed passes per snapshot")
+    parser.add_argument(
+        "--consecutive",
+        action="store_true",
+        help="time passes one after the other on the driven pool (what a compiled build "
+        "does: its pool cannot be copied)",
+    )
     args = parser.parse_args()
     machine = f"{platform.machine()} {platform.processor()}".strip()
     print(
@@ -327,6 +364,10 @@ def main() -> None:
         f"{len(pool.tenants)} tenants; workload {len(work.jobs):,} jobs over "
         f"{work.jobs.submit_s.max() / 86400:.0f} days, {QUEUED_TARGET + 1_000:,} extra"
     )
+    if args.consecutive or build_kind() != "plain Python":
+        consecutive(args.passes, snap_s)
+        print(f"total {time.perf_counter() - t0:.1f} s")
+        return
     rng = np.random.default_rng(SEED + 2)
     for label, at in (("A", snap_s), ("B", snap_s + LATER_S)):
         driver.run_until(at)

@@ -12,6 +12,7 @@ import numpy as np
 import narvik.engine.pool
 import narvik.sched.narvik_policy
 import narvik.sim.tenancy_sim
+from narvik.engine import build_kind
 from narvik.scenario import load_scenario, run_scenario
 
 
@@ -25,6 +26,7 @@ def main(days: float, policy: str) -> None:
             out[name] = hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
     out["curtailments"] = repr(res.schedule.curtailments)
     out["reservations"] = repr(res.schedule.reservations)
+    out["build"] = build_kind()
     out["modules"] = [
         m.__file__ for m in (narvik.engine.pool, narvik.sched.narvik_policy, narvik.sim.tenancy_sim)
     ]

@@ -52,5 +52,6 @@ def test_compiled_build_gives_the_same_results(compiled_src: Path, policy: str) 
     pure = _run(ROOT / "src", 12.0, policy)
     assert all(str(f).endswith(".so") for f in fast.pop("modules"))  # type: ignore[attr-defined]
     assert all(str(f).endswith(".py") for f in pure.pop("modules"))  # type: ignore[attr-defined]
+    assert fast.pop("build") == "compiled (mypyc)" and pure.pop("build") == "plain Python"
     assert len(fast) > 20
     assert fast == pure
