@@ -55,3 +55,27 @@ def test_compiled_build_gives_the_same_results(compiled_src: Path, policy: str) 
     assert fast.pop("build") == "compiled (mypyc)" and pure.pop("build") == "plain Python"
     assert len(fast) > 20
     assert fast == pure
+
+
+COMPILED_SUITE = (
+    "tests/service/test_differential.py",
+    "tests/service/test_live_scheduler.py",
+    "tests/sim/test_site_power.py",
+    "tests/sim/test_tenancy_invariants.py",
+)
+"""Tests run again on the compiled build: the control plane's runtime and the simulator
+on the compiled engine (tests that deep-copy a pool stay on the plain build)."""
+
+
+@pytest.mark.slow
+def test_the_service_and_simulator_tests_pass_on_the_compiled_build(compiled_src: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(compiled_src), "NARVIK_EXPECT_BUILD": "compiled (mypyc)"}
+    got = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *COMPILED_SUITE],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
+    assert " passed" in got.stdout and "skipped" not in got.stdout

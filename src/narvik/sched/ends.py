@@ -14,6 +14,9 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+K = TypeVar("K", int, float)
 
 BUCKET_S = 3600.0
 """Width of a bucket of ends, s."""
@@ -47,33 +50,13 @@ class EstimatedEnds:
         return out
 
     def add(self, end_s: float, gpus: int) -> None:
-        if end_s in self.gpus:
-            self.gpus[end_s] += gpus
-        else:
-            self.gpus[end_s] = gpus
-            insort(self.keys, end_s)
-        b = bucket(end_s)
-        if b in self.bucket_gpus:
-            self.bucket_gpus[b] += gpus
-        else:
-            self.bucket_gpus[b] = gpus
-            insort(self.bucket_keys, b)
+        _add_at(self.keys, self.gpus, end_s, gpus)
+        _add_at(self.bucket_keys, self.bucket_gpus, bucket(end_s), gpus)
         self.total_gpus += gpus
 
     def drop(self, end_s: float, gpus: int) -> None:
-        left = self.gpus[end_s] - gpus
-        if left:
-            self.gpus[end_s] = left
-        else:
-            del self.gpus[end_s]
-            del self.keys[bisect_left(self.keys, end_s)]
-        b = bucket(end_s)
-        left = self.bucket_gpus[b] - gpus
-        if left:
-            self.bucket_gpus[b] = left
-        else:
-            del self.bucket_gpus[b]
-            del self.bucket_keys[bisect_left(self.bucket_keys, b)]
+        _drop_at(self.keys, self.gpus, end_s, gpus)
+        _drop_at(self.bucket_keys, self.bucket_gpus, bucket(end_s), gpus)
         self.total_gpus -= gpus
 
     def committed_after(self, start_s: float) -> int:
@@ -142,6 +125,25 @@ class EstimatedEnds:
                 return acc, xbk
             acc += g
         return None
+
+
+def _add_at(keys: list[K], at: dict[K, int], key: K, gpus: int) -> None:
+    """``gpus`` more at ``key`` (a new key goes into the sorted ``keys``)."""
+    if key in at:
+        at[key] += gpus
+    else:
+        at[key] = gpus
+        insort(keys, key)
+
+
+def _drop_at(keys: list[K], at: dict[K, int], key: K, gpus: int) -> None:
+    """``gpus`` fewer at ``key`` (the key leaves ``keys`` when none are left)."""
+    left = at[key] - gpus
+    if left:
+        at[key] = left
+    else:
+        del at[key]
+        del keys[bisect_left(keys, key)]
 
 
 def _merge_walk(
