@@ -217,6 +217,8 @@ def load_workload(
         assert w.trace is not None
         jobs, skipped, _ = read_trace(spec.resolve(w.trace), w.format, skip_bad=w.skip_bad)
         return jobs, skipped
+    if spec.span_s is None:
+        raise ValueError(f"scenario {spec.name!r}: a synthetic workload needs a span (days)")
     gen = SiteWorkloadSpec(
         n_gpus=n_gpus,
         span_s=spec.span_s,

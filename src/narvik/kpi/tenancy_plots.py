@@ -299,7 +299,8 @@ def reservations_table(tenancy: Mapping[str, Any], start_date: dt.date | None) -
     """Advance reservations of GPUs and whether they were honoured."""
     rows = []
     for r in _rows(tenancy.get("reservations")):
-        start, end = r.get("start_s"), r.get("end_s")
+        start: Any = r.get("start_s")
+        end: Any = r.get("end_s")
         try:
             length_h = (float(end) - float(start)) / SECONDS_PER_HOUR
         except (TypeError, ValueError):

@@ -330,7 +330,8 @@ def _concat(parts: list[Any]) -> Any:
     if isinstance(first, np.ndarray):
         return np.concatenate(parts, axis=-1)
     if dataclasses.is_dataclass(first):
-        return type(first)(
+        cls: Any = type(first)
+        return cls(
             **{
                 f.name: _concat([getattr(p, f.name) for p in parts])
                 for f in dataclasses.fields(first)

@@ -27,7 +27,11 @@ def ups_efficiency(
     load_fraction: ArrayLike, curve_load_fraction: ArrayLike, curve_efficiency: ArrayLike
 ) -> NDArray[np.float64]:
     """UPS efficiency at a load fraction, from its measured curve (IEC 62040-3)."""
-    return np.interp(np.asarray(load_fraction, dtype=float), curve_load_fraction, curve_efficiency)
+    return np.interp(
+        np.asarray(load_fraction, dtype=float),
+        np.asarray(curve_load_fraction, dtype=float),
+        np.asarray(curve_efficiency, dtype=float),
+    )
 
 
 def ups_loss_w(

@@ -62,7 +62,7 @@ class Weather:
     def __post_init__(self) -> None:
         lengths = set()
         for name, dtype in _WEATHER_ARRAYS:
-            arr = np.array(getattr(self, name), dtype=dtype)  # a private copy
+            arr: np.ndarray = np.array(getattr(self, name), dtype=dtype)  # a private copy
             if arr.ndim != 1:
                 raise ValueError(f"Weather.{name} must be one-dimensional, got shape {arr.shape}")
             arr.setflags(write=False)

@@ -142,9 +142,9 @@ class _Parser:
             self.fail(first_line + int(i), f"expected {N_FIELDS} fields, found {int(counts[i])}")
             blank_lines.append(int(i))
         ends = np.append(starts[1:], len(buf))
-        for i in sorted(blank_lines):
-            line = chunk[starts[i] : ends[i]]
-            if comment[i]:
+        for b in sorted(blank_lines):
+            line = chunk[starts[b] : ends[b]]
+            if comment[b]:
                 self._header_line(line)
         record[blank_lines] = False
         text = self._blank(chunk, starts, ends, blank_lines) if blank_lines else chunk

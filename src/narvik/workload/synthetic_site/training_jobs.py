@@ -99,7 +99,7 @@ def training_block(spec: SiteWorkloadSpec, profile: TenantProfile) -> Block:
     if budget <= 0:
         return Block.empty()
     gpus, base = draw_until(rng, spec, budget)
-    n = closest_prefix(gpus * np.clip(base, LO_S, HI_S), budget)
+    n = closest_prefix(np.asarray(gpus * np.clip(base, LO_S, HI_S), dtype=np.float64), budget)
     if n == 0:
         return Block.empty()
     gpus, base = gpus[:n], base[:n]
