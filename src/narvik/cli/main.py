@@ -48,6 +48,9 @@ def _register() -> None:
     from narvik.cli import serve_cmd
 
     app.command("serve")(serve_cmd.serve)
+    from narvik.cli import study_cmd
+
+    app.add_typer(study_cmd.app, name="study")
 
 
 def main() -> None:

@@ -1,0 +1,70 @@
+"""`narvik study run STUDY.toml`: many scenarios at once on Ray, one row of KPIs per run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from narvik.cli.common import err_console, user_errors
+
+app = typer.Typer(
+    help="Studies: many scenarios (axes times seeds) run on Ray.", no_args_is_help=True
+)
+
+
+@app.command("run")
+def run(
+    study_file: Path = typer.Argument(
+        ..., help="Study file (TOML): scenario, overrides, seeds, axes.", metavar="STUDY.toml"
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Output folder (default: runs/study-<name>).", show_default=False
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="Join a running Ray cluster: HOST:PORT or auto (default: start a local Ray).",
+        show_default=False,
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=0,
+        help="CPUs of the local Ray (default: every CPU); 0 runs in this process, without Ray.",
+        show_default=False,
+    ),
+) -> None:
+    """Run every run of the study not yet done; write DIR/runs/<run-id>/ and DIR/study.parquet.
+
+    Exits 1 when a run failed (after writing everything), 2 on a bad study file."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from narvik.study import load_study, run_study
+    from narvik.study.runner import require_ray
+
+    with user_errors():
+        study = load_study(study_file)
+        require_ray(address, workers)  # before the progress bar: one clean line
+        folder = out or Path("runs") / f"study-{study.name}"
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} runs, {task.fields[info]}"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err_console, transient=False) as bar:
+            task = bar.add_task(study.name, total=None, info="starting")
+
+            def progress(done: int, failed: int, running: int, total: int) -> None:
+                info = f"{failed} failed, {running} running"
+                bar.update(task, completed=done, total=total, info=info)
+
+            outcome = run_study(study, folder, address=address, workers=workers, progress=progress)
+    n = outcome.table.num_rows
+    typer.echo(
+        f"{study.name}: {n} runs ({outcome.ran} run now, {n - outcome.ran} already done), "
+        f"{outcome.failed} failed; wrote {outcome.path}"
+    )
+    if outcome.failed:
+        raise typer.Exit(1)
