@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from typing import Any
+
+__all__ = ["__version__", "simulate", "study"]
 
 
-def __getattr__(name: str) -> str:
+def __getattr__(name: str) -> Any:
     # ``__version__`` is looked up on first use: importlib.metadata costs tens of
     # milliseconds, which `narvik --help` should not pay.
     if name == "__version__":
@@ -17,4 +19,8 @@ def __getattr__(name: str) -> str:
             value = "0.0.0+unknown"
         globals()["__version__"] = value
         return value
+    if name in ("simulate", "study"):  # the Python API (narvik.api), imported on first use
+        import importlib
+
+        return getattr(importlib.import_module("narvik.api"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,8 +20,8 @@ import typer
 from typer.testing import CliRunner
 
 from narvik.cli.study_cmd import app as study_app
-from narvik.study import run_study
-from narvik.study.spec import StudySpec, parse_study
+from narvik.studies import run_study
+from narvik.studies.spec import StudySpec, parse_study
 
 FAST = {"name": "fast", "site": "flat:256", "policy": "easy", "days": 1}
 AXES = [{"path": "workload.load", "values": [0.5, 0.9]}]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from narvik.study import StudyError, expand, load_study
-from narvik.study.spec import parse_study
+from narvik.studies import StudyError, expand, load_study
+from narvik.studies.spec import parse_study
 
 BASE = {"name": "t", "days": 2, "policy": "narvik"}
 

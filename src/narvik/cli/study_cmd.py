@@ -40,8 +40,8 @@ def run(
     Exits 1 when a run failed (after writing everything), 2 on a bad study file."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from narvik.study import load_study, run_study
-    from narvik.study.runner import require_ray
+    from narvik.studies import load_study, run_study
+    from narvik.studies.runner import require_ray
 
     with user_errors():
         study = load_study(study_file)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from narvik.scenario import ScenarioError, ScenarioSpec, load_scenario
-from narvik.study.spec import StudyError, StudySpec
+from narvik.studies.spec import StudyError, StudySpec
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from narvik.atomic import write_json_atomic
 from narvik.kpi.run_outputs import run_summary, write_run
 from narvik.scenario import ScenarioSpec, run_scenario
 from narvik.sim.recorders import write_parquet_atomic
-from narvik.study.points import Run, expand
-from narvik.study.spec import StudyError, StudySpec
+from narvik.studies.points import Run, expand
+from narvik.studies.spec import StudyError, StudySpec
 
 RAY_HINT = "Ray is not installed: pip install 'narvik[ray]' (or pip install ray)"
 """What `narvik study run` says when Ray is missing."""
