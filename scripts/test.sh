@@ -24,8 +24,7 @@ python3 -m venv .venv
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/lint-imports
-# Types of the engine, the policies, the simulator (mypyc compiles part of them), the
-# physics, the workloads and the site model.
-.venv/bin/mypy src/narvik/engine src/narvik/sched src/narvik/sim src/narvik/atomic.py \
-  src/narvik/physics src/narvik/workload src/narvik/site
+# Types of the whole package (mypyc compiles part of the engine, the policies and the
+# simulator).
+.venv/bin/mypy src/narvik
 .venv/bin/pytest "$@"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import typer
 
@@ -99,7 +99,7 @@ def _print(result: FacilityYear, doc: dict[str, object]) -> None:
     heat = Table(title="Heat by offtaker")
     for col in ("offtaker", "kind", "demand MWh", "delivered MWh", "met", "heat pump MWh"):
         heat.add_column(col)
-    for o in doc["offtakers"]:  # type: ignore[union-attr]
+    for o in cast("list[dict[str, object]]", doc["offtakers"]):  # result.offtakers()
         heat.add_row(
             str(o["name"]),
             str(o["kind"]),

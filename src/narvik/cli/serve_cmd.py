@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import typer
 
@@ -41,7 +42,7 @@ def serve(
     from narvik.service.api.app import create_app
     from narvik.service.settings import ServiceSettings
 
-    given = {
+    given: dict[str, Any] = {
         "db_url": db,
         "host": host,
         "port": port,

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +24,7 @@ from narvik.kpi.tenancy_summary import tenancy_summary
 from narvik.scenario import Results
 from narvik.sim.recorders import jobs_table, summarize, timeseries_table, write_parquet_atomic
 from narvik.sim.tenancy_result import TenancyResult
+from narvik.site import Site
 from narvik.units import SECONDS_PER_HOUR
 
 RUN_FILES = ("summary.json", "jobs.parquet", "timeseries.parquet", "report.html")
@@ -56,14 +57,15 @@ def run_summary(results: Results) -> dict[str, Any]:
         summary["tenancy"] = tenancy_summary(results)
     steps = results.steps
     if steps is not None:
+        site = cast(Site, results.site)  # step series come only with a physical site
         totals = energy_totals(steps.facility, steps.step_s)
         totals["power_cap_mw"] = float(steps.power_cap_w.max()) / 1e6
         totals["hours_over_cap"] = float(
             np.sum(steps.facility.facility_power_w > steps.power_cap_w)
         ) * (steps.step_s / 3600.0)
         summary.update(totals)
-        summary["offtakers"] = offtaker_totals(steps.facility, results.site.offtakers, steps.step_s)
-        summary["phase"] = spec.phase or results.site.phase_at(spec.start_date).name
+        summary["offtakers"] = offtaker_totals(steps.facility, site.offtakers, steps.step_s)
+        summary["phase"] = spec.phase or site.phase_at(spec.start_date).name
         summary["step_s"] = steps.step_s
         summary["placement"] = _placement_stats(results)
     return summary
@@ -83,7 +85,8 @@ def _placement_stats(results: Results) -> dict[str, Any]:
     blocks = np.asarray(results.network_blocks)
     placed = doms > 0
     gpus = results.jobs.gpus
-    domain_gpus = results.site.rack_types[0].nvlink_domain_gpus
+    # Called for physical sites only (the placement of a run with step series).
+    domain_gpus = cast(Site, results.site).rack_types[0].nvlink_domain_gpus
     minimum = -(-gpus // domain_gpus)
     extra = placed & (doms > minimum)
     return {
@@ -155,7 +158,7 @@ def run_timeseries_table(results: Results) -> pa.Table:
             "heat_reused_w": f.heat_reused_w,
         }
     )
-    for i, o in enumerate(results.site.offtakers):
+    for i, o in enumerate(cast(Site, results.site).offtakers):  # steps: a physical site
         cols[f"heat_demand_w[{o.name}]"] = f.offtaker_demand_w[i]
         cols[f"heat_delivered_w[{o.name}]"] = f.offtaker_delivered_w[i]
     return pa.table(cols)

@@ -7,7 +7,7 @@ The schema is created and changed only by the Alembic migrations in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -28,7 +29,10 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # Every model here is mapped to a table by ``__tablename__``, so its ``__table__`` is a
+        # Table (DeclarativeBase types it as the more general FromClause).
+        __table__: ClassVar[Table]
 
 
 class TenantRow(Base):

@@ -24,24 +24,55 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from numpy.typing import NDArray
 
 from narvik.atomic import atomic_path, write_json_atomic
 from narvik.sim.flat import COMPLETED, FlatResult
 from narvik.units import SECONDS_PER_HOUR
+from narvik.workload.job import JobTable
 
 BOUNDED_SLOWDOWN_MIN_RUN_S = 10.0
+
+
+class ScheduleResult(Protocol):
+    """What the tables and the summary read of a schedule result: a flat replay's
+    (:class:`~narvik.sim.flat.FlatResult`) or a pool run's
+    (:class:`~narvik.sim.tenancy_result.TenancyResult`). Both are frozen, so read-only."""
+
+    @property
+    def jobs(self) -> JobTable: ...
+    @property
+    def n_gpus(self) -> int: ...
+    @property
+    def policy(self) -> str: ...
+    @property
+    def start_s(self) -> NDArray[np.float64]: ...
+    @property
+    def end_s(self) -> NDArray[np.float64]: ...
+    @property
+    def state(self) -> NDArray[np.int8]: ...
+    @property
+    def preemptions(self) -> NDArray[np.int64]: ...
+    @property
+    def t_s(self) -> NDArray[np.float64]: ...
+    @property
+    def gpus_busy(self) -> NDArray[np.int64]: ...
+    @property
+    def until_s(self) -> float | None: ...
+    def state_names(self) -> NDArray[np.object_]: ...
+    def state_counts(self) -> dict[str, int]: ...
 
 
 def _nullable(values: np.ndarray) -> pa.Array:
     return pa.array(values, type=pa.float64(), mask=np.isnan(values))
 
 
-def jobs_table(result: FlatResult) -> pa.Table:
+def jobs_table(result: ScheduleResult) -> pa.Table:
     """The ``jobs.parquet`` table: one row per job, in trace order."""
     j = result.jobs
     return pa.table(
@@ -61,7 +92,7 @@ def jobs_table(result: FlatResult) -> pa.Table:
     )
 
 
-def timeseries_table(result: FlatResult) -> pa.Table:
+def timeseries_table(result: ScheduleResult) -> pa.Table:
     """The ``timeseries.parquet`` table; a flat pool has no physics (zero power, NaN ambient)."""
     n = len(result.t_s)
     zeros = np.zeros(n)
@@ -84,7 +115,7 @@ def _stats(values: np.ndarray) -> dict[str, float | None]:
     return {"mean": float(np.mean(values)), "p50": float(p50), "p95": float(p95)}
 
 
-def summarize(result: FlatResult) -> dict[str, Any]:
+def summarize(result: ScheduleResult) -> dict[str, Any]:
     """The ``summary.json`` dict of a flat replay (definitions in the module docstring)."""
     j = result.jobs
     started = ~np.isnan(result.start_s)

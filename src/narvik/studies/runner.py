@@ -225,5 +225,5 @@ def study_table(study: StudySpec, runs: Iterable[Run], rows: dict[str, dict[str,
 def _cell(value: Any) -> Any:
     """An axis value as a column cell: scalars as they are, tables and lists as JSON."""
     if isinstance(value, dict | list | tuple):
-        return json.dumps(value, sort_keys=True)
+        return json.dumps(value, sort_keys=True, default=str)
     return value

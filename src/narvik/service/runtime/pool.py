@@ -122,17 +122,19 @@ def load_pool(
     last = meta.get("last_pass_s")
     half_life = pool.rules.fair_share_half_life_s
     usage = []
-    for row in tenants:
-        dt_s = max((last if last is not None else row.usage_at_s) - row.usage_at_s, 0.0)
-        usage.append(row.usage_gpu_s * fair_share_decay(dt_s, half_life))
+    for tenant_row in tenants:
+        dt_s = max(
+            (last if last is not None else tenant_row.usage_at_s) - tenant_row.usage_at_s, 0.0
+        )
+        usage.append(tenant_row.usage_gpu_s * fair_share_decay(dt_s, half_life))
     if last is not None:  # the fair-share clock goes on from the last pass
         pool.restore(
             last, meta.get("cap_fraction", 1.0), usage, [t.earmarked_gpus for t in tenants]
         )
     else:
-        for t, used, row in zip(pool.tenants, usage, tenants, strict=True):
+        for t, used, tenant_row in zip(pool.tenants, usage, tenants, strict=True):
             t.usage_gpu_s = used
-            t.view.earmarked_gpus = row.earmarked_gpus
+            t.view.earmarked_gpus = tenant_row.earmarked_gpus
     running = select(JobRow.__table__).where(JobRow.state == "running")
     # In the order the engine started them (its preemption order is the latest first).
     order = (JobRow.stint_start_s, func.coalesce(JobRow.start_order, 0), JobRow.id)

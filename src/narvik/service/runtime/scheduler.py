@@ -269,7 +269,7 @@ def _write_stops(session: Session, stops: list[Stop], ids: list[int]) -> None:
     if not stops:
         return
     rows = []
-    segs = []
+    segs: list[dict[str, Any]] = []
     for s in stops:
         j = s.job
         row: dict[str, Any] = {

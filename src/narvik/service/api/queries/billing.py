@@ -50,8 +50,8 @@ def usage(
             JobRow.tenant_id == tenant.id, JobRow.state == "running"
         )
     )
-    for s0, g, borrowed in open_:
-        gpu_s[bool(borrowed)] += max(0.0, t1 - max(s0 or t1, t0)) * g
+    for stint_s, g, borrowed in open_:
+        gpu_s[bool(borrowed)] += max(0.0, t1 - max(stint_s or t1, t0)) * g
     done = session.scalar(
         select(func.count(JobRow.id)).where(
             JobRow.tenant_id == tenant.id,
