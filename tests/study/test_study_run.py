@@ -123,6 +123,7 @@ def test_cli_runs_a_study_and_exits_1_on_a_failed_run(tmp_path: Path) -> None:
                                      "--workers", "0"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "good: 1 runs (1 run now, 0 already done), 0 failed" in res.output
+    assert (tmp_path / "g" / "study.html").exists()
     bad = tmp_path / "bad.toml"
     bad.write_text(good.read_text().replace("[0.5]", "[0.5, 7.0]"), encoding="utf-8")
     res = CliRunner().invoke(cli(), ["study", "run", str(bad), "--out", str(tmp_path / "b"),
@@ -212,3 +213,17 @@ def _wait_for_head(address: str, head: subprocess.Popen[bytes]) -> None:
                 return
         time.sleep(0.5)
     raise AssertionError("ray head did not start in 90 s")
+
+
+def test_a_study_writes_its_report_and_the_cli_re_renders_it(
+    serial: tuple[Path, list[dict[str, object]]],
+) -> None:
+    out, table = serial
+    page = (out / "study.html").read_text(encoding="utf-8")
+    assert "workload.load" in page
+    assert all(f"runs/{r['run_id']}/report.html" in page for r in table)
+    (out / "study.html").unlink()
+    res = CliRunner().invoke(cli(), ["study", "report", str(out)])
+    assert res.exit_code == 0 and (out / "study.html").read_text(encoding="utf-8") == page
+    res = CliRunner().invoke(cli(), ["study", "report", str(out / "nowhere")])
+    assert res.exit_code == 2 and "nowhere: no such study folder" in res.output

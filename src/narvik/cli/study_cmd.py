@@ -64,7 +64,21 @@ def run(
     n = outcome.table.num_rows
     typer.echo(
         f"{study.name}: {n} runs ({outcome.ran} run now, {n - outcome.ran} already done), "
-        f"{outcome.failed} failed; wrote {outcome.path}"
+        f"{outcome.failed} failed; wrote {outcome.path} and {outcome.path.with_name('study.html')}"
     )
     if outcome.failed:
         raise typer.Exit(1)
+
+
+@app.command("report")
+def report(
+    study_dir: Path = typer.Argument(
+        ..., help="Study folder written by `narvik study run`.", metavar="DIR"
+    ),
+) -> None:
+    """Re-render DIR/study.html from DIR/study.parquet and DIR/study.json."""
+    from narvik.kpi.study_report import render_study_report
+
+    with user_errors():
+        path = render_study_report(study_dir)
+    typer.echo(str(path))

@@ -1,7 +1,8 @@
 """Running a study: every run on Ray (or in this process), its folder written under
 ``DIR/runs/<run-id>/`` with a ``run.json`` row, then ``DIR/study.parquet`` with one row
-per run. Runs already done are skipped (their ``run.json`` says ``ok``); failed ones are
-run again. A failing run is recorded with its error and the others go on.
+per run, ``DIR/study.json`` (the study) and ``DIR/study.html`` (its report). Runs already
+done are skipped (their ``run.json`` says ``ok``); failed ones are run again. A failing
+run is recorded with its error and the others go on.
 
 The output folder must be reachable from every Ray worker (a shared file system on a
 cluster; on one machine, any folder).
@@ -24,6 +25,7 @@ import pyarrow as pa
 
 from narvik.atomic import write_json_atomic
 from narvik.kpi.run_outputs import run_summary, write_run
+from narvik.kpi.study_report import render_study_report
 from narvik.scenario import ScenarioSpec, run_scenario
 from narvik.sim.recorders import write_parquet_atomic
 from narvik.studies.points import Run, expand
@@ -83,6 +85,7 @@ def run_study(
     path = out / "study.parquet"
     write_parquet_atomic(table, path)
     write_json_atomic(out / "study.json", study.model_dump(mode="json"))
+    render_study_report(out)
     failed = sum(1 for r in runs if rows[r.run_id]["status"] != "ok")
     return StudyOutcome(table, path, len(todo) + sum(r.invalid is not None for r in runs), failed)
 
