@@ -17,12 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from narvik.engine import HallSpec
-from narvik.physics.weather import Weather, builtin_weather, read_epw
+from narvik.physics.weather import Weather, builtin_weather, read_epw, shifted_weather
 from narvik.sched.registry import policy_names
 from narvik.sim.flat import FlatResult
 from narvik.sim.site_run import (
@@ -36,7 +36,7 @@ from narvik.sim.tenancy_result import TenancyResult
 from narvik.sim.tenancy_setup import build_setup, flat_halls, site_halls, tenant_indices
 from narvik.site import FlatPool, Site, load_site
 from narvik.site.fleet import fleet_summary
-from narvik.site.loader import format_validation_error
+from narvik.site.loader import format_validation_error, override_site
 from narvik.units import SECONDS_PER_DAY
 from narvik.workload.job import JobTable
 from narvik.workload.synthetic_site import SiteWorkloadSpec, generate_site_jobs
@@ -78,6 +78,10 @@ class ScenarioSpec(_Model):
     name: str = Field(description="scenario name")
     description: str = Field(default="", description="what the scenario studies")
     site: str = Field(default="stargate-norway", description="catalogue name, flat:N or path")
+    site_overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="site fields set by dotted path, e.g. cooling.supply_temp_c = 30",
+    )
     phase: str | None = Field(default=None, description="build-out phase; default: at start")
     policy: str = Field(default="easy", description="scheduling policy")
     seed: int = Field(default=0, ge=0, description="seed of every random draw")
@@ -93,6 +97,9 @@ class ScenarioSpec(_Model):
         default=0.85, gt=0, le=1, description="mean utilisation of an allocated GPU (power)"
     )
     weather: str | None = Field(default=None, description="EPW file; default: site climate")
+    weather_offset_k: float = Field(
+        default=0.0, ge=-30, le=30, description="shift the year's temperatures by this, K"
+    )
     workload: WorkloadSpec = Field(
         default=WorkloadSpec(kind="synthetic"), description="the work to simulate"
     )
@@ -128,6 +135,12 @@ class ScenarioSpec(_Model):
             return ScenarioSpec.model_validate(data)
         except ValidationError as exc:
             raise ScenarioError(f"options: {format_validation_error(exc)}") from exc
+
+    @model_validator(mode="after")
+    def _site_overrides_apply(self) -> ScenarioSpec:
+        if self.site_overrides:
+            spec_site(self)  # names the bad path or value
+        return self
 
     @model_validator(mode="after")
     def _known_policy(self) -> ScenarioSpec:
@@ -230,9 +243,19 @@ def load_workload(
     return generate_site_jobs(gen), {}
 
 
+def spec_site(spec: ScenarioSpec) -> Site | FlatPool:
+    """The scenario's site, with its ``site_overrides`` applied."""
+    site = load_site(spec.resolve(spec.site) if spec.site.endswith(".toml") else spec.site)
+    if not spec.site_overrides:
+        return site
+    if isinstance(site, FlatPool):
+        raise ScenarioError(f"site_overrides: {spec.site} is a flat pool, it has no fields")
+    return override_site(site, spec.site_overrides, "site_overrides")
+
+
 def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Results:
     """Run a scenario end to end (deterministic for its seed and inputs)."""
-    site = load_site(spec.resolve(spec.site) if spec.site.endswith(".toml") else spec.site)
+    site = spec_site(spec)
     report = progress or (lambda stage, done, total: None)
     if isinstance(site, FlatPool):
         return _run_flat(spec, site, report)
@@ -241,6 +264,7 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
         if spec.weather
         else builtin_weather(site.location.climate, spec.seed)
     )
+    weather = shifted_weather(weather, spec.weather_offset_k)
     phase = spec.phase or site.phase_at(spec.start_date).name
     n_gpus = fleet_summary(site, phase).gpus
     report("workload", 0, 1)

@@ -63,6 +63,7 @@ PUBLIC_NAMES = {
     "standard_pressure_pa": psychrometrics,
     "Weather": weather_series,
     "builtin_weather": weather_module,
+    "shifted_weather": weather_module,
 }
 
 
@@ -78,3 +79,18 @@ def test_weather_reexports_every_public_name_from_its_module() -> None:
 def test_each_weather_module_imports_first_on_its_own(module: str) -> None:
     # A fresh interpreter importing this module before any other: fails on an import cycle.
     subprocess.run([sys.executable, "-c", f"import narvik.physics.{module}"], check=True)
+
+
+def test_a_shifted_year_is_warmer_by_the_offset_with_the_same_dew_point_depression() -> None:
+    from narvik.physics.weather import builtin_weather, relative_humidity_pct, shifted_weather
+
+    base = builtin_weather("narvik", 1)
+    warm = shifted_weather(base, 3.0)
+    assert np.allclose(warm.dry_bulb_c - base.dry_bulb_c, 3.0)
+    assert np.allclose(warm.dry_bulb_c - warm.dew_point_c, base.dry_bulb_c - base.dew_point_c)
+    # Hand check at one hour: RH from Magnus at the shifted temperatures.
+    i = 4000
+    rh = float(relative_humidity_pct(base.dry_bulb_c[i] + 3.0, base.dew_point_c[i] + 3.0))
+    assert warm.relative_humidity_pct[i] == pytest.approx(min(rh, 100.0))
+    assert "shifted +3 K" in warm.source
+    assert shifted_weather(base, 0.0) is base

@@ -227,3 +227,16 @@ def test_a_study_writes_its_report_and_the_cli_re_renders_it(
     assert res.exit_code == 0 and (out / "study.html").read_text(encoding="utf-8") == page
     res = CliRunner().invoke(cli(), ["study", "report", str(out / "nowhere")])
     assert res.exit_code == 2 and "nowhere: no such study folder" in res.output
+
+
+def test_weather_shifted_by_an_axis_changes_the_facility(tmp_path: Path) -> None:
+    s = parse_study(
+        {"name": "warm", "policy": "easy", "days": 1, "seeds": [1],
+         "axes": [{"path": "weather_offset_k", "values": [0, 15]}]},
+        "warm.toml",
+        None,
+    )  # fmt: skip
+    cold, warm = run_study(s, tmp_path, workers=0).table.to_pylist()
+    assert cold["status"] == warm["status"] == "ok"
+    assert warm["pue"] > cold["pue"]
+    assert warm["utilization"] == cold["utilization"]  # the same work, a warmer year

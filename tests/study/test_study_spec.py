@@ -111,3 +111,20 @@ def test_load_study_names_the_file(tmp_path: Path) -> None:
     broken.write_text("name = \n", encoding="utf-8")
     with pytest.raises(StudyError, match="not valid TOML"):
         load_study(broken)
+
+
+def test_a_site_field_is_an_axis() -> None:
+    s = study(axes=[{"path": "site.cooling.supply_temp_c", "values": [25.0, 32.0]}])
+    runs = expand(s)  # type: ignore[arg-type]
+    assert [r.scenario.site_overrides for r in runs if r.scenario] == [
+        {"cooling.supply_temp_c": 25.0}, {"cooling.supply_temp_c": 32.0}
+    ]  # fmt: skip
+    bad = expand(study(axes=[{"path": "site.cooling.nope", "values": [1]}]))  # type: ignore[arg-type]
+    assert bad[0].scenario is None and "site_overrides.cooling.nope" in str(bad[0].invalid)
+
+
+def test_weather_offset_and_policy_are_axes() -> None:
+    s = study(axes=[{"path": "weather_offset_k", "values": [-3, 3]},
+                    {"path": "policy", "values": ["easy", "narvik"]}])  # fmt: skip
+    got = [(r.scenario.weather_offset_k, r.scenario.policy) for r in expand(s) if r.scenario]  # type: ignore[arg-type]
+    assert got == [(-3, "easy"), (-3, "narvik"), (3, "easy"), (3, "narvik")]

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from narvik.physics.climate import BUILTIN_CLIMATES, ClimateNormals, typical_year
 from narvik.physics.epw import WeatherFileError, read_epw, write_epw
 
@@ -72,6 +74,7 @@ __all__ = [
     "builtin_weather",
     "dew_point_c",
     "read_epw",
+    "shifted_weather",
     "relative_humidity_pct",
     "saturation_vapour_pressure_pa",
     "standard_pressure_pa",
@@ -93,3 +96,28 @@ def builtin_weather(name: str, seed: int = 0) -> Weather:
         raise ValueError(f"unknown built-in climate {name!r}; known: {known}")
     weather = typical_year(BUILTIN_CLIMATES[key], seed)
     return replace(weather, source=f"builtin:{key} (seed {seed})")
+
+
+def shifted_weather(weather: Weather, offset_k: float) -> Weather:
+    """The same year ``offset_k`` kelvin warmer (colder when negative): dry-bulb and
+    dew-point temperatures shifted alike, relative humidity recomputed from them.
+
+    The "shift" operation of the morphing method (Belcher, Hacker and Powell,
+    "Constructing design weather data for future climates", Building Services
+    Engineering Research and Technology 26(1), 2005, pp. 49-61: ``T' = T + dT``), with
+    the dew point moved by the same amount so the dew-point depression, and so the
+    hours of condensation risk, keep their pattern; relative humidity then follows
+    from Magnus (:func:`relative_humidity_pct`). Pressure and wind are kept.
+    """
+    if offset_k == 0:
+        return weather
+    dry = weather.dry_bulb_c + offset_k
+    dew = weather.dew_point_c + offset_k
+    rh = np.clip(np.asarray(relative_humidity_pct(dry, dew), dtype=float), 0.0, 100.0)
+    return replace(
+        weather,
+        dry_bulb_c=dry,
+        dew_point_c=dew,
+        relative_humidity_pct=rh,
+        source=f"{weather.source} shifted {offset_k:+g} K",
+    )

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
+from narvik.dotted import PathError, set_path
 from narvik.site.model import Site
 
 CATALOGUE_PACKAGE = "narvik.site.catalogue"
@@ -111,3 +114,20 @@ def _flat(text: str) -> FlatPool:
     if not count.isdigit() or int(count) <= 0:
         raise SiteError(f"{text}: flat:N needs a positive whole number of GPU slots")
     return FlatPool(int(count))
+
+
+def override_site(site: Site, overrides: Mapping[str, Any], origin: str = "site") -> Site:
+    """The site with fields set by dotted path (``cooling.supply_temp_c``: 30), validated
+    as a site file is; errors name the path."""
+    if not overrides:
+        return site
+    data = site.model_dump(mode="json")
+    for path, value in overrides.items():
+        try:
+            set_path(data, path, value)
+        except PathError as exc:
+            raise SiteError(f"{origin}.{path}: {exc} in the site") from exc
+    try:
+        return Site.model_validate(data)
+    except ValidationError as exc:
+        raise SiteError(f"{origin}: {format_validation_error(exc)}") from exc

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from narvik import dotted
+from narvik.dotted import PathError
 from narvik.scenario import ScenarioError, ScenarioSpec, load_scenario
 from narvik.studies.spec import StudyError, StudySpec
 
@@ -76,41 +78,15 @@ def _validate(data: dict[str, Any], base: ScenarioSpec, what: str) -> ScenarioSp
 
 
 def set_path(data: dict[str, Any], path: str, value: Any, *, where: str) -> None:
-    """Set ``value`` at a dotted ``path`` of a scenario's data, in place. A list of tables
-    is addressed by a table's ``name`` (``tenancy.tenants.openai``) or by index."""
-    parts = path.split(".")
-    node: Any = data
-    for depth, key in enumerate(parts):
-        last = depth == len(parts) - 1
-        at = ".".join(parts[: depth + 1])
-        if isinstance(node, dict):
-            if key not in node:
-                known = ", ".join(sorted(node))
-                raise StudyError(f"{where}: no field {at!r} in the scenario (known: {known})")
-            if last:
-                node[key] = copy.deepcopy(value)
-                return
-            node = node[key]
-        elif isinstance(node, list):
-            i = _index(node, key)
-            if i is None:
-                names = ", ".join(str(t.get("name")) for t in node if isinstance(t, dict))
-                raise StudyError(f"{where}: no entry {at!r} (names: {names or 'none'})")
-            if last:
-                node[i] = copy.deepcopy(value)
-                return
-            node = node[i]
-        else:
-            raise StudyError(f"{where}: {'.'.join(parts[:depth])!r} is a value, not a table")
-
-
-def _index(items: list[Any], key: str) -> int | None:
-    for i, item in enumerate(items):
-        if isinstance(item, dict) and item.get("name") == key:
-            return i
-    if key.isdigit() and int(key) < len(items):
-        return int(key)
-    return None
+    """Set ``value`` at a dotted ``path`` of a scenario's data (:func:`narvik.dotted.set_path`);
+    ``site.<path>`` sets a field of the site itself (the scenario's ``site_overrides``)."""
+    if path.startswith("site.") and isinstance(data.get("site"), str):
+        data.setdefault("site_overrides", {})[path.removeprefix("site.")] = copy.deepcopy(value)
+        return
+    try:
+        dotted.set_path(data, path, value)
+    except PathError as exc:
+        raise StudyError(f"{where}: {exc} in the scenario") from exc
 
 
 def run_id(spec: ScenarioSpec) -> str:
