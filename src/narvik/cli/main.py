@@ -51,6 +51,9 @@ def _register() -> None:
     from narvik.cli import study_cmd
 
     app.add_typer(study_cmd.app, name="study")
+    from narvik.cli import compare_cmd
+
+    app.command("compare")(compare_cmd.compare)
 
 
 def main() -> None:

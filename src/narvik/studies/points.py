@@ -10,9 +10,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from narvik import dotted
 from narvik.dotted import PathError
 from narvik.scenario import ScenarioError, ScenarioSpec, load_scenario
+from narvik.site.loader import format_validation_error
 from narvik.studies.spec import StudyError, StudySpec
 
 
@@ -73,8 +76,8 @@ def _base_scenario(study: StudySpec) -> ScenarioSpec:
 def _validate(data: dict[str, Any], base: ScenarioSpec, what: str) -> ScenarioSpec:
     try:
         return ScenarioSpec.model_validate({**data, "base_dir": base.base_dir})
-    except ValueError as exc:
-        raise StudyError(f"{what}: the scenario is not valid: {exc}") from exc
+    except ValidationError as exc:
+        raise StudyError(f"{what}: {format_validation_error(exc)}") from exc
 
 
 def set_path(data: dict[str, Any], path: str, value: Any, *, where: str) -> None:
