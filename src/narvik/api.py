@@ -61,20 +61,15 @@ def simulate(
     spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(os.fspath(scenario))
     spec = spec.with_overrides(**overrides)
     results = run_scenario(spec, progress)
-    folder = None
+    if progress is not None and out is not None:
+        progress("writing files", 0, 1)
+    summary = run_summary(results)
+    jobs = run_jobs_table(results)
+    series = run_timeseries_table(results)
     if out is not None:
-        if progress is not None:
-            progress("writing files", 0, 1)
-        write_run(results, out)
-        folder = Path(out)
-    return RunResult(
-        spec=spec,
-        summary=run_summary(results),
-        jobs=run_jobs_table(results),
-        timeseries=run_timeseries_table(results),
-        results=results,
-        out_dir=folder,
-    )
+        write_run(results, out, summary=summary, jobs=jobs, timeseries=series)
+    folder = None if out is None else Path(out)
+    return RunResult(spec, summary, jobs, series, results, folder)
 
 
 def study(

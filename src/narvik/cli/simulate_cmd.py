@@ -28,8 +28,8 @@ def simulate(
     """Simulate a scenario; write summary.json, jobs.parquet, timeseries.parquet, report.html."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from narvik.kpi.run_outputs import run_summary, write_run
-    from narvik.scenario import load_scenario, run_scenario
+    from narvik.api import simulate as simulate_run
+    from narvik.scenario import load_scenario
     from narvik.units import SECONDS_PER_DAY
 
     with user_errors():
@@ -63,11 +63,8 @@ def simulate(
                 frac = done / total if total else 1.0
                 bar.update(task, description=stage, completed=frac, status=status)
 
-            results = run_scenario(spec, progress)
-            progress("writing files", 0, 1)
-            write_run(results, folder)
+            summary = simulate_run(spec, out=folder, progress=progress).summary
             progress("done", 1, 1)
-        summary = run_summary(results)
     if as_json:
         print_json(summary)
         return

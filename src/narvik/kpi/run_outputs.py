@@ -164,8 +164,16 @@ def run_timeseries_table(results: Results) -> pa.Table:
     return pa.table(cols)
 
 
-def write_run(results: Results, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write the run's files (and its report) into ``out_dir``; all or nothing per file."""
+def write_run(
+    results: Results,
+    out_dir: str | os.PathLike[str],
+    *,
+    summary: dict[str, Any] | None = None,
+    jobs: pa.Table | None = None,
+    timeseries: pa.Table | None = None,
+) -> dict[str, Path]:
+    """Write the run's files (and its report) into ``out_dir``; all or nothing per file.
+    ``summary``, ``jobs`` and ``timeseries``: the run's, when already computed."""
     from narvik.kpi.report import render_report
 
     out = Path(out_dir)
@@ -173,9 +181,12 @@ def write_run(results: Results, out_dir: str | os.PathLike[str]) -> dict[str, Pa
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     os.chmod(staging, 0o755)  # mkdtemp makes 0700; a run folder is meant to be shared
     try:
-        write_parquet_atomic(run_jobs_table(results), staging / "jobs.parquet")
-        write_parquet_atomic(run_timeseries_table(results), staging / "timeseries.parquet")
-        write_json_atomic(staging / "summary.json", run_summary(results))
+        jobs = jobs if jobs is not None else run_jobs_table(results)
+        write_parquet_atomic(jobs, staging / "jobs.parquet")
+        series = timeseries if timeseries is not None else run_timeseries_table(results)
+        write_parquet_atomic(series, staging / "timeseries.parquet")
+        summary = summary if summary is not None else run_summary(results)
+        write_json_atomic(staging / "summary.json", summary)
         render_report(staging)
         if not out.exists():
             os.rename(staging, out)
