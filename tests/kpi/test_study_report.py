@@ -331,3 +331,11 @@ def test_real_study_report_is_deterministic(
         shutil.copy(folder / name, copy / name)
     assert render_study_report(copy).read_bytes() == first  # the folder is not in the HTML
     assert sorted(p.name for p in copy.iterdir()) == [STUDY_HTML, STUDY_JSON, STUDY_PARQUET]
+
+
+def test_axis_labels_name_the_values() -> None:
+    from narvik.kpi.study_report import AxisSpec, value_key
+
+    axis = AxisSpec("tenancy.tenants.openai.quota", ([{"gpus": 1}], [{"gpus": 2}]), ("a", "b"))
+    assert axis.label(value_key([{"gpus": 2}])) == "b"
+    assert AxisSpec("p", (1, 2)).label(value_key(2)) == "2"

@@ -128,3 +128,15 @@ def test_weather_offset_and_policy_are_axes() -> None:
                     {"path": "policy", "values": ["easy", "narvik"]}])  # fmt: skip
     got = [(r.scenario.weather_offset_k, r.scenario.policy) for r in expand(s) if r.scenario]  # type: ignore[arg-type]
     assert got == [(-3, "easy"), (-3, "narvik"), (3, "easy"), (3, "narvik")]
+
+
+def test_axis_labels_must_match_the_values() -> None:
+    with pytest.raises(StudyError, match="labels: 1 labels for 2 values"):
+        study(axes=[{"path": "workload.load", "values": [0.5, 0.8], "labels": ["low"]}])
+
+
+def test_a_field_at_its_default_does_not_change_the_id() -> None:
+    (plain,) = expand(study())  # type: ignore[arg-type]
+    (explicit,) = expand(study(weather_offset_k=0.0, site_overrides={}))  # type: ignore[arg-type]
+    (warm,) = expand(study(weather_offset_k=2.0))  # type: ignore[arg-type]
+    assert plain.run_id == explicit.run_id != warm.run_id

@@ -94,6 +94,8 @@ class AxisSpec:
 
     path: str
     values: tuple[Any, ...]
+    labels: tuple[str, ...] = ()
+    """Names of the values, given by the study (``axes.labels``), shown instead of them."""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -105,9 +107,9 @@ class AxisSpec:
         return all(_is_number(v) for v in self.values)
 
     def label(self, key: str) -> str:
-        for v in self.values:
+        for i, v in enumerate(self.values):
             if value_key(v) == key:
-                return value_label(v)
+                return self.labels[i] if i < len(self.labels) else value_label(v)
         return key
 
 
@@ -249,7 +251,7 @@ def _parse_axes(raw: Any, path: Path) -> tuple[AxisSpec, ...]:
         ok = isinstance(a, dict) and isinstance(a.get("path"), str)
         if not ok or not isinstance(a.get("values"), list):
             raise ValueError(f"{path}: 'axes.{i}' must be an object with 'path' and 'values'")
-        axes.append(AxisSpec(a["path"], tuple(a["values"])))
+        axes.append(AxisSpec(a["path"], tuple(a["values"]), tuple(a.get("labels") or ())))
     return tuple(axes)
 
 

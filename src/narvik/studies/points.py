@@ -93,8 +93,11 @@ def set_path(data: dict[str, Any], path: str, value: Any, *, where: str) -> None
 
 
 def run_id(spec: ScenarioSpec) -> str:
-    """A stable id of a resolved scenario: the hash of its canonical JSON (and folder)."""
-    data = {"scenario": spec.model_dump(mode="json"), "base_dir": str(spec.base_dir or "")}
+    """A stable id of a resolved scenario: the hash of its canonical JSON (and folder).
+    Fields at their default are left out, so a new field with a default does not change
+    the ids of runs already done."""
+    scenario = spec.model_dump(mode="json", exclude_defaults=True)
+    data = {"scenario": scenario, "base_dir": str(spec.base_dir or "")}
     blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -36,6 +36,15 @@ class Axis(BaseModel):
 
     path: str = Field(min_length=1, description="dotted path into the scenario")
     values: tuple[Any, ...] = Field(min_length=1, description="the values it takes")
+    labels: tuple[str, ...] = Field(
+        default=(), description="short names of the values, for the report (as many)"
+    )
+
+    @model_validator(mode="after")
+    def _labels_match(self) -> Axis:
+        if self.labels and len(self.labels) != len(self.values):
+            raise ValueError(f"labels: {len(self.labels)} labels for {len(self.values)} values")
+        return self
 
 
 class ReportSpec(BaseModel):
