@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from narvik.engine import HallSpec
@@ -92,6 +93,11 @@ class ScenarioSpec(_Model):
         le=3660,
         description="simulated span, days; default 365 for generated work, the whole trace else",
     )
+    warmup_days: float = Field(
+        default=0.0,
+        ge=0,
+        description="days at the start left out of every KPI (the fleet fills up in them)",
+    )
     step_s: float = Field(default=3600.0, ge=60, le=86400, description="physics step, s")
     busy_gpu_utilization: float = Field(
         default=0.85, gt=0, le=1, description="mean utilisation of an allocated GPU (power)"
@@ -140,6 +146,16 @@ class ScenarioSpec(_Model):
     def _site_overrides_apply(self) -> ScenarioSpec:
         if self.site_overrides:
             spec_site(self)  # names the bad path or value
+        return self
+
+    @model_validator(mode="after")
+    def _warmup_within_span(self) -> ScenarioSpec:
+        span = self.span_s
+        if span is not None and self.warmup_days * SECONDS_PER_DAY >= span:
+            raise ValueError(
+                f"warmup_days: the warm-up ({self.warmup_days:g} days) must be shorter than "
+                f"the simulated span ({span / SECONDS_PER_DAY:g} days)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -221,10 +237,27 @@ Progress = Callable[[str, float, float], None]
 """Called as ``progress(stage, done, total)``."""
 
 
+def fleet_growth(halls: Sequence[HallSpec]) -> list[tuple[float, int]]:
+    """(instant, GPUs added) of every phase that comes online during the run."""
+    added: dict[float, int] = {}
+    for h in halls:
+        if math.isfinite(h.online_from_s) and h.online_from_s > 0:
+            added[h.online_from_s] = added.get(h.online_from_s, 0) + h.gpus
+    return sorted(added.items())
+
+
 def load_workload(
-    spec: ScenarioSpec, n_gpus: int, domain_gpus: int = 72
+    spec: ScenarioSpec,
+    n_gpus: int,
+    domain_gpus: int = 72,
+    growth: Sequence[tuple[float, int]] = (),
 ) -> tuple[JobTable, dict[str, int]]:
-    """The scenario's jobs: its trace, or the synthetic generator sized to the fleet."""
+    """The scenario's jobs: its trace, or the synthetic generator sized to the fleet.
+
+    Generated work follows the fleet: for every phase that comes online during the run
+    (``growth``: instant, GPUs added), work for the added GPUs at the same offered load
+    arrives from that instant (its own seeded stream), so a run across a build-out
+    offers the new halls their share instead of spreading the old fleet's work thin."""
     w = spec.workload
     if w.kind == "trace":
         assert w.trace is not None
@@ -240,7 +273,36 @@ def load_workload(
         seed=spec.seed,
         domain_gpus=domain_gpus,
     )
-    return generate_site_jobs(gen), {}
+    parts = [generate_site_jobs(gen)]
+    for k, (at_s, gpus) in enumerate(growth, start=1):
+        if at_s >= spec.span_s:
+            continue
+        more = replace(
+            gen,
+            n_gpus=gpus,
+            span_s=spec.span_s - at_s,
+            research_jobs=round(w.research_jobs_per_year * gpus / max(n_gpus, 1)),
+            seed=spec.seed + 7919 * k,
+        )
+        parts.append(_shifted(generate_site_jobs(more), at_s, f"phase{k}-"))
+    return (parts[0] if len(parts) == 1 else concat_jobs(parts)), {}
+
+
+def _shifted(jobs: JobTable, by_s: float, prefix: str) -> JobTable:
+    """The jobs submitted ``by_s`` later, their ids prefixed (ids stay unique)."""
+    return replace(
+        jobs,
+        job_id=np.array([prefix + str(j) for j in jobs.job_id], dtype=object),
+        submit_s=jobs.submit_s + by_s,
+    )
+
+
+def concat_jobs(parts: Sequence[JobTable]) -> JobTable:
+    """The jobs of several tables in submit order (stable: ties keep the tables' order)."""
+    names = ("job_id", "tenant", "tier", "gpus", "submit_s", "runtime_s", "requested_s")
+    cols = {n: np.concatenate([getattr(p, n) for p in parts]) for n in names}
+    order = np.argsort(cols["submit_s"], kind="stable")
+    return JobTable(**{n: c[order] for n, c in cols.items()})
 
 
 def spec_site(spec: ScenarioSpec) -> Site | FlatPool:
@@ -267,9 +329,6 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
     weather = shifted_weather(weather, spec.weather_offset_k)
     phase = spec.phase or site.phase_at(spec.start_date).name
     n_gpus = fleet_summary(site, phase).gpus
-    report("workload", 0, 1)
-    jobs, skipped = load_workload(spec, n_gpus, site.rack_types[0].nvlink_domain_gpus)
-    check_against_site(spec, site, phase)
     # Halls whose phase begins within the run (all of them online by its end); a whole
     # trace replayed without a span runs on the fleet in force at its start.
     horizon_s = spec.span_s if spec.span_s is not None else 0.0
@@ -278,6 +337,11 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
         for h in site_halls(site, spec.start_date, spec.phase)
         if h.online_from_s < horizon_s or h.online_from_s == -math.inf
     )
+    report("workload", 0, 1)
+    jobs, skipped = load_workload(
+        spec, n_gpus, site.rack_types[0].nvlink_domain_gpus, fleet_growth(halls)
+    )
+    check_against_site(spec, site, phase)
     inputs = _pool_inputs(spec, jobs, halls, site, weather)
     run = simulate_on_site(
         site,

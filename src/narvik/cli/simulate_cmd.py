@@ -17,6 +17,9 @@ def simulate(
     trace_format: str = typer.Option(None, help="swf, csv or parquet (default: from the name)."),
     policy: str = typer.Option(None, help="Scheduling policy: fcfs or easy."),
     days: float = typer.Option(None, help="Simulated span in days."),
+    warmup_days: float = typer.Option(
+        None, "--warmup-days", help="Days at the start left out of every KPI (fleet fill-up)."
+    ),
     seed: int = typer.Option(None, help="Seed of every random draw."),
     step_s: float = typer.Option(None, "--step-s", help="Physics step in seconds (default 3600)."),
     skip_bad: bool = typer.Option(
@@ -39,6 +42,7 @@ def simulate(
             format=trace_format,
             policy=policy,
             days=days,
+            warmup_days=warmup_days,
             seed=seed,
             step_s=step_s,
             skip_bad=skip_bad,
@@ -82,6 +86,17 @@ def simulate(
             f"facility {summary['facility_energy_mwh']:,.0f} MWh, "
             f"PUE {summary['pue']:.3f}, ERF {summary['erf']:.3f}, peak "
             f"{summary['peak_facility_power_mw']:,.1f} MW of {summary['power_cap_mw']:,.0f} MW",
+            highlight=False,
+        )
+    if spec.warmup_days > 0:
+        console.print(
+            f"KPIs exclude the warm-up (warmup_days = {spec.warmup_days:g}): "
+            "the jobs submitted and the time before its end",
+            highlight=False,
+        )
+    elif spec.workload.kind == "synthetic":
+        console.print(
+            "no warm-up: KPIs include the fill-up from an empty fleet; see --warmup-days",
             highlight=False,
         )
     console.print(f"wrote {folder}/ (summary.json, jobs.parquet, timeseries.parquet, report.html)")

@@ -245,6 +245,34 @@ def _rgba(hex_color: str, alpha: float) -> str:
 # --------------------------------------------------------------------------- figures
 
 
+def mark_warmup(fig: go.Figure, warmup_s: float, start_date: dt.date | None = None) -> go.Figure:
+    """Shade the warm-up, from the start of the run to ``warmup_s``, on a figure over time
+    (the time axis of :func:`utilisation_figure` and :func:`power_figure`); the KPIs leave
+    it out. Nothing to shade without a warm-up."""
+    if warmup_s <= 0:
+        return fig
+    start = _start_datetime(start_date)
+    x0: Any
+    x1: Any
+    if start is None:
+        x0, x1 = 0.0, warmup_s / SECONDS_PER_DAY
+    else:
+        x0 = start.isoformat(sep=" ")
+        x1 = (start + dt.timedelta(seconds=warmup_s)).isoformat(sep=" ")
+    fig.add_vrect(
+        x0=x0,
+        x1=x1,
+        fillcolor="#7f8c8d",
+        opacity=0.18,
+        layer="below",
+        line_width=0,
+        annotation_text="warm-up (not in the KPIs)",
+        annotation_position="top left",
+        annotation_font_size=11,
+    )
+    return fig
+
+
 def utilisation_figure(
     busy_by_tier: Mapping[str, StepSeries],
     fleet_gpus: float | StepSeries,
@@ -559,6 +587,9 @@ def kpi_rows(summary: Mapping[str, Any]) -> list[KpiRow]:
     span_s = summary.get("span_s")
     rows.append(KpiRow("Run", "GPUs in the fleet", _num(summary.get("n_gpus"), ",.0f"), "GPUs"))
     rows.append(KpiRow("Run", "Span", _num(span_s, ",.2f", 1 / SECONDS_PER_DAY), "days"))
+    if "warmup_days" in summary:
+        warmup = _num(summary.get("warmup_days"), ",.2f")
+        rows.append(KpiRow("Run", "Warm-up, left out of the KPIs", warmup, "days"))
     jobs = summary.get("jobs") or {}
     for state in ("completed", "running", "pending", "cancelled", "rejected"):
         rows.append(KpiRow("Jobs", f"Jobs {state}", _num(jobs.get(state), ",.0f"), "jobs"))

@@ -38,6 +38,7 @@ from narvik.kpi.plots import (
     busy_gpus_series,
     heat_figure,
     kpi_rows,
+    mark_warmup,
     power_figure,
     pue_figure,
     utilisation_figure,
@@ -149,6 +150,14 @@ class RunData:
         candidates = [_max(self.timeseries.column("t_s")), _max(self.jobs.column("end_s"))]
         candidates += [_max(self.jobs.column("submit_s"))]
         return max([c for c in candidates if c is not None] + [1.0])
+
+    @property
+    def warmup_s(self) -> float:
+        """End of the warm-up the KPIs leave out, s (0: none, or a summary without it)."""
+        value = self.summary.get("warmup_s")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+        return 0.0
 
     @property
     def offtaker_names(self) -> list[str]:
@@ -314,6 +323,7 @@ def scheduling_sections(run: RunData) -> list[Section]:
         fleet = StepSeries.of(t_s, _floats(ts, "gpus_total"))
     total = StepSeries.of(t_s, _floats(ts, "gpus_busy"))
     util = utilisation_figure(by_tier, fleet, run.span_s, run.start_date, busy_total=total)
+    mark_warmup(util, run.warmup_s, run.start_date)
     waits = {t: (start - submit)[m & np.isfinite(start)] for t, m in masks.items()}
     return [
         Section(
@@ -322,7 +332,7 @@ def scheduling_sections(run: RunData) -> list[Section]:
             "Stacked areas: the share of the GPU fleet each tenant tier keeps busy "
             f"(from {source}); the top of the stack is the fleet's utilisation and the dotted "
             "line the recorded total. Long runs are shown as exact time averages per bin "
-            "(daily for a year of hourly steps).",
+            "(daily for a year of hourly steps)." + _warmup_band(run),
         ),
         Section(
             "fig-waits",
@@ -335,24 +345,31 @@ def scheduling_sections(run: RunData) -> list[Section]:
     ]
 
 
+def _warmup_band(run: RunData) -> str:
+    """Added to the "how to read" line of a figure over time of a run with a warm-up."""
+    return " The grey band is the warm-up, which the KPIs leave out." if run.warmup_s > 0 else ""
+
+
 def facility_sections(run: RunData) -> list[Section]:
     """Power against the cap, PUE against ambient temperature and heat per offtaker."""
     ts = run.timeseries
     t_s = _floats(ts, "t_s")
     start_date = run.start_date
+    power = power_figure(
+        StepSeries.of(t_s, _floats(ts, "facility_power_w")),
+        StepSeries.of(t_s, _floats(ts, "power_cap_w")),
+        run.span_s,
+        start_date,
+        it_power_w=StepSeries.of(t_s, _floats(ts, "it_power_w")),
+    )
+    mark_warmup(power, run.warmup_s, start_date)
     sections = [
         Section(
             "fig-power",
-            power_figure(
-                StepSeries.of(t_s, _floats(ts, "facility_power_w")),
-                StepSeries.of(t_s, _floats(ts, "power_cap_w")),
-                run.span_s,
-                start_date,
-                it_power_w=StepSeries.of(t_s, _floats(ts, "it_power_w")),
-            ),
+            power,
             "Facility power drawn from the grid (IT plus cooling and power-chain losses) and "
             "the IT power within it, against the grid connection cap (dashed). The gap to the "
-            "cap is the headroom for more GPUs or a hotter day.",
+            "cap is the headroom for more GPUs or a hotter day." + _warmup_band(run),
         ),
         Section(
             "fig-pue",
@@ -399,6 +416,11 @@ def _header(run: RunData) -> str:
         ("Span", f"{span_days:,.2f} days"),
         ("Start date", s.get("start_date") or "– (no calendar)"),
         ("GPUs", f"{s['n_gpus']:,}"),
+        (
+            ("Warm-up", f"{run.warmup_s / SECONDS_PER_DAY:,.2f} days, excluded from the KPIs")
+            if run.warmup_s > 0
+            else None
+        ),
     ]
     fields = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in filter(None, items))
     return f"<header><h1>narvik simulation report: {_e(s['site'])}</h1><dl>{fields}</dl></header>"
@@ -511,8 +533,15 @@ def render_html(run: RunData) -> str:
     parts = [_header(run), "<main>"]
     parts.append("<h2>Key performance indicators</h2>")
     parts.append(f'<section class="card" id="kpis">{_kpi_tables(run.summary)}')
+    if run.warmup_s > 0:
+        over = (
+            f"totals over the run after its warm-up of {run.warmup_s / SECONDS_PER_DAY:,.2f} "
+            "days (jobs submitted before its end and the time before it are left out)"
+        )
+    else:
+        over = "totals over the whole run"
     parts.append(
-        '<p class="how"><b>How to read this:</b> totals over the whole run; waits are '
+        f'<p class="how"><b>How to read this:</b> {_e(over)}; waits are '
         "start - submit of the jobs that started, in hours; PUE, REF and ERF follow ISO/IEC "
         "30134; a dash means the run did not record the value.</p></section>"
     )

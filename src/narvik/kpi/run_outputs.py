@@ -21,6 +21,7 @@ import pyarrow as pa
 from narvik.atomic import write_json_atomic
 from narvik.kpi.energy import energy_totals, offtaker_totals
 from narvik.kpi.tenancy_summary import tenancy_summary
+from narvik.kpi.warmup import KpiView, kpi_view, warmup_s
 from narvik.scenario import Results
 from narvik.sim.recorders import jobs_table, summarize, timeseries_table, write_parquet_atomic
 from narvik.sim.tenancy_result import TenancyResult
@@ -31,8 +32,13 @@ RUN_FILES = ("summary.json", "jobs.parquet", "timeseries.parquet", "report.html"
 
 
 def run_summary(results: Results) -> dict[str, Any]:
+    """The ``summary.json`` dict of a run; every KPI leaves out the warm-up
+    (:mod:`narvik.kpi.warmup` says how)."""
     spec = results.spec
-    summary = summarize(results.schedule)
+    view = kpi_view(results)
+    summary = summarize(view.results.schedule)
+    if view.warmup_s > 0:
+        summary.update(view.flat_time_kpis())
     summary.update(
         {
             "scenario": spec.name,
@@ -40,22 +46,23 @@ def run_summary(results: Results) -> dict[str, Any]:
             "policy": spec.policy,
             "seed": spec.seed,
             "span_s": results.span_s,
+            "warmup_days": spec.warmup_days,
+            "warmup_s": view.warmup_s,
             "start_date": spec.start_date.isoformat() if results.steps is not None else None,
             "tiers": sorted({str(t) for t in results.jobs.tier.tolist()}),
             "trace_skipped": dict(sorted(results.skipped.items())),
             "workload": spec.workload.model_dump(mode="json"),
         }
     )
-    if isinstance(results.schedule, TenancyResult):
-        sched = results.schedule
-        end = np.where(np.isnan(sched.seg_end_s), results.span_s, sched.seg_end_s)
-        gpu_hours = float(np.sum((end - sched.seg_start_s) * sched.seg_gpus)) / SECONDS_PER_HOUR
+    if isinstance(view.results.schedule, TenancyResult):
+        sched = view.results.schedule
+        gpu_hours = view.busy_gpu_hours()
         summary["gpu_hours"] = gpu_hours
-        summary["utilization"] = gpu_hours / _online_gpu_hours(results)
+        summary["utilization"] = gpu_hours / _online_gpu_hours(view)
         summary["preemptions_total"] = int(sched.preemptions.sum())
         summary["gpu_hours_lost_to_preemption"] = float(sched.lost_gpu_s.sum()) / SECONDS_PER_HOUR
-        summary["tenancy"] = tenancy_summary(results)
-    steps = results.steps
+        summary["tenancy"] = tenancy_summary(view)
+    steps = view.results.steps
     if steps is not None:
         site = cast(Site, results.site)  # step series come only with a physical site
         totals = energy_totals(steps.facility, steps.step_s)
@@ -67,15 +74,16 @@ def run_summary(results: Results) -> dict[str, Any]:
         summary["offtakers"] = offtaker_totals(steps.facility, site.offtakers, steps.step_s)
         summary["phase"] = spec.phase or site.phase_at(spec.start_date).name
         summary["step_s"] = steps.step_s
-        summary["placement"] = _placement_stats(results)
+        summary["placement"] = _placement_stats(view.results)
     return summary
 
 
-def _online_gpu_hours(results: Results) -> float:
-    """GPU-hours of the fleet online over the run (phases may come online during it)."""
-    steps = results.steps
+def _online_gpu_hours(view: KpiView) -> float:
+    """GPU-hours of the fleet online over the run after its warm-up (phases may come
+    online during it)."""
+    steps = view.results.steps
     if steps is None:
-        return results.n_gpus * results.span_s / SECONDS_PER_HOUR
+        return view.full.n_gpus * (view.span_s - view.start_s) / SECONDS_PER_HOUR
     width = np.diff(np.append(steps.t_s, steps.span_s))
     return float(np.sum(steps.gpus_online * width)) / SECONDS_PER_HOUR
 
@@ -121,7 +129,11 @@ def _fragmentation(results: Results) -> dict[str, float | None]:
 
 
 def run_jobs_table(results: Results) -> pa.Table:
+    """``jobs.parquet``: every job, with ``in_warmup`` (submitted before the warm-up's end,
+    so left out of the KPIs)."""
     table = jobs_table(results.schedule)
+    in_warmup = results.jobs.submit_s < warmup_s(results)
+    table = table.append_column("in_warmup", pa.array(in_warmup, pa.bool_()))
     if results.nvlink_domains is None:
         return table
     doms = np.asarray(results.nvlink_domains)
@@ -132,6 +144,14 @@ def run_jobs_table(results: Results) -> pa.Table:
 
 
 def run_timeseries_table(results: Results) -> pa.Table:
+    """``timeseries.parquet``: every row, with ``in_warmup`` (the row's instant lies before
+    the warm-up's end, so it is left out of the KPIs)."""
+    table = _timeseries(results)
+    in_warmup = table.column("t_s").to_numpy() < warmup_s(results)
+    return table.append_column("in_warmup", pa.array(in_warmup, pa.bool_()))
+
+
+def _timeseries(results: Results) -> pa.Table:
     steps = results.steps
     if steps is None:
         return timeseries_table(results.schedule)

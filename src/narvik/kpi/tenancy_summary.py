@@ -12,11 +12,13 @@ from narvik.kpi.tenancy_kpis import (
     curtailment_verdicts,
     curtailments_met,
     fairness_by_tier,
+    month_edges_s,
     monthly_ledger,
     owners_split,
     preemption_summary,
     wait_and_slo_by_tier,
 )
+from narvik.kpi.warmup import KpiView, kpi_view
 from narvik.scenario import Results
 from narvik.sim.tenancy_result import TenancyResult
 from narvik.sim.tenancy_setup import OTHER_TENANT
@@ -28,13 +30,15 @@ def guarantee_hours(
     first_start_s: np.ndarray,
     grace_s: float,
     span_s: float,
+    start_s: float = 0.0,
 ) -> tuple[int, int]:
     """Hours of the run in which no job that fit the unused guarantee waited past the grace.
 
     A job is late from the first instant it fit its tenant's unused guarantee
     plus the grace period until it starts (or the end of the run); every hour
     that a late interval touches counts as an hour the guarantee was not met.
-    Returns (hours met, hours in the run).
+    Only the hours of the run that begin at or after ``start_s`` count (the end of a
+    warm-up). Returns (hours met, hours counted).
     """
     hours = int(np.ceil(span_s / SECONDS_PER_HOUR))
     fits = ~np.isnan(fit_since_s)
@@ -46,11 +50,18 @@ def guarantee_hours(
     h1 = np.ceil(until[late] / SECONDS_PER_HOUR).astype(np.int64)
     np.add.at(bad, np.clip(h0, 0, hours), 1)
     np.add.at(bad, np.clip(h1, 0, hours), -1)
-    violated = np.cumsum(bad)[:hours] > 0
-    return int(hours - violated.sum()), hours
+    first = min(int(np.ceil(start_s / SECONDS_PER_HOUR)), hours)
+    violated = np.cumsum(bad)[first:hours] > 0
+    return int(hours - first - violated.sum()), hours - first
 
 
-def tenancy_summary(results: Results) -> dict[str, Any]:
+def tenancy_summary(run: Results | KpiView) -> dict[str, Any]:
+    """The ``tenancy`` part of the summary, without the warm-up (:mod:`narvik.kpi.warmup`):
+    job figures count the jobs submitted after it; guarantee hours, power passes,
+    curtailments, bookings and the ledger count the time after it."""
+    view = run if isinstance(run, KpiView) else kpi_view(run)
+    results = view.results
+    full = view.full.schedule
     sched = results.schedule
     spec = results.spec
     assert isinstance(sched, TenancyResult) and spec.tenancy is not None
@@ -65,17 +76,20 @@ def tenancy_summary(results: Results) -> dict[str, Any]:
         jobs.tier, jobs.submit_s, sched.start_s, sched.fits_guarantee, slo, span
     )
     guarantees = {}
+    assert isinstance(full, TenancyResult)
     for i, t in enumerate(tenancy.tenants):
         if not any(q.gpus for q in t.quota):
             continue
-        m = sched.tenant_index == i
+        m = full.tenant_index == i  # every job: one waiting since the warm-up counts after it
         met, total = guarantee_hours(
-            sched.fit_since_s[m],
-            sched.start_s[m],
+            full.fit_since_s[m],
+            full.start_s[m],
             tenancy.grace_period_s,
             span,
+            view.start_s,
         )
-        guarantees[t.name] = {"hours_met": met, "hours": total, "share_met": met / total}
+        share = met / total if total else None
+        guarantees[t.name] = {"hours_met": met, "hours": total, "share_met": share}
     seg_gpu_h = (
         (np.where(np.isnan(sched.seg_end_s), span, sched.seg_end_s) - sched.seg_start_s)
         * sched.seg_gpus
@@ -93,14 +107,17 @@ def tenancy_summary(results: Results) -> dict[str, Any]:
     ledger: list[dict[str, Any]] = []
     split: list[dict[str, Any]] = []
     if steps is not None:
-        known = seg_tenant != OTHER_TENANT  # work of unlisted tenants is not billed
+        # Billed by the time run: every job's GPU-hours from the warm-up's end on.
+        full_tenant = np.array(names, dtype=object)[full.tenant_index][full.seg_job]
+        known = full_tenant != OTHER_TENANT  # work of unlisted tenants is not billed
+        seg_start, seg_end, _ = view.busy_segments()
         ledger = monthly_ledger(
             tenancy,
-            seg_tenant[known],
-            sched.seg_start_s[known],
-            sched.seg_end_s[known],
-            sched.seg_gpus[known],
-            sched.seg_borrowed[known],
+            full_tenant[known],
+            seg_start[known],
+            seg_end[known],
+            full.seg_gpus[known],
+            full.seg_borrowed[known],
             spec.start_date,
             span,
             steps.t_s,
@@ -108,9 +125,12 @@ def tenancy_summary(results: Results) -> dict[str, Any]:
             steps.facility.facility_power_w,
             steps.facility.mix.price_eur_per_mwh,
         )
+        labels, edges = month_edges_s(spec.start_date, span)
+        counted = {m for m, end in zip(labels, edges[1:], strict=True) if end > view.start_s}
+        ledger = [row for row in ledger if row["month"] in counted]
         split = owners_split(ledger, tenancy.owners)
     within = sched.t_s >= 0
-    for c in sched.curtailments:  # all of them: their deadline windows excuse the passes
+    for c in full.curtailments:  # all of them: their deadline windows excuse the passes
         within &= ~((sched.t_s >= c["start_s"]) & (sched.t_s < c["deadline_s"]))
     over = sched.it_power_w > sched.it_budget_w + 1e-6
     # Events and bookings after the end of the run did not happen in it.
