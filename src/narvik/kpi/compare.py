@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-import plotly.io as pio
 import pyarrow as pa
 import pyarrow.compute as pc
 from plotly.offline import get_plotlyjs
@@ -37,13 +36,12 @@ from plotly.offline import get_plotlyjs
 from narvik import __version__
 from narvik.atomic import write_text_atomic
 from narvik.kpi.plots import (
-    FIGURE_HEIGHT_PX,
     MAX_POWER_POINTS,
     MAX_UTILISATION_POINTS,
     PALETTE,
-    TEMPLATE,
     FloatArray,
     StepSeries,
+    base_layout,
     bin_edges_s,
     bin_max,
     bin_mean,
@@ -51,7 +49,7 @@ from narvik.kpi.plots import (
     native_step_s,
     wait_figure,
 )
-from narvik.kpi.report import PLOTLY_CONFIG, RunData, load_run
+from narvik.kpi.report import RunData, figure_card, load_run
 from narvik.units import SECONDS_PER_DAY, W_PER_MW
 
 __all__ = [
@@ -275,18 +273,8 @@ def _regular_step_s(runs: Sequence[RunData]) -> float:
 
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
-    fig.update_layout(
-        template=TEMPLATE,
-        title={"text": title, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        showlegend=True,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0.0},
-        height=FIGURE_HEIGHT_PX,
-        margin={"l": 70, "r": 30, "t": 95, "b": 60},
-        font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13},
-        hovermode="x unified",
-    )
+    base_layout(fig, title, x_title, y_title)
+    fig.update_layout(hovermode="x unified")
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -474,27 +462,12 @@ def _kpi_html(labels: Sequence[str], rows: Sequence[CompareRow]) -> str:
     )
 
 
-def _figure_html(div_id: str, fig: go.Figure, how_to_read: str) -> str:
-    div = pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config=PLOTLY_CONFIG,
-        validate=False,
-    )
-    return (
-        f'<section class="card" id="{_e(div_id)}-card">{div}'
-        f'<p class="how"><b>How to read this:</b> {_e(how_to_read)}</p></section>'
-    )
-
-
 def _facility_html(runs: Sequence[RunData], labels: Sequence[str]) -> list[str]:
     flat = [lab for r, lab in zip(runs, labels, strict=True) if not r.is_physical]
     parts = []
     if len(flat) < len(runs):
         parts.append(
-            _figure_html(
+            figure_card(
                 "fig-power",
                 power_compare_figure(runs),
                 "Each run's facility power drawn from the grid (solid, mean per step or bin) "
@@ -529,7 +502,7 @@ def compare_html(runs: Sequence[RunData]) -> str:
     )
     parts.append("<h2>Scheduling</h2>")
     parts.append(
-        _figure_html(
+        figure_card(
             "fig-utilisation",
             utilisation_compare_figure(runs),
             "Busy GPUs as a share of the GPUs online, one line per run, as exact time "
@@ -538,7 +511,7 @@ def compare_html(runs: Sequence[RunData]) -> str:
     )
     for i, (_, fig) in enumerate(wait_compare_figures(runs)):
         parts.append(
-            _figure_html(
+            figure_card(
                 f"fig-waits-{i + 1}",
                 fig,
                 "Per run, the share of the tier's started jobs that waited at most the wait "

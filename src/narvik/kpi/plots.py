@@ -210,7 +210,7 @@ def _months(t_s: FloatArray, start_date: dt.date) -> NDArray[np.int64]:
     return when.astype("datetime64[M]").astype(np.int64) % 12 + 1
 
 
-def _base_layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+def base_layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     fig.update_layout(
         template=TEMPLATE,
         title={"text": title, "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top"},
@@ -329,7 +329,7 @@ def utilisation_figure(
                 hovertemplate="%{y:.1f}% (%{customdata:,.0f} GPUs)",
             )
         )
-    _base_layout(fig, "GPU utilisation by tenant tier", x_title, "Busy GPUs (% of fleet)")
+    base_layout(fig, "GPU utilisation by tenant tier", x_title, "Busy GPUs (% of fleet)")
     fig.update_layout(hovermode="x unified")
     fig.update_yaxes(rangemode="tozero")
     return fig
@@ -369,7 +369,7 @@ def wait_figure(wait_s_by_tier: Mapping[str, ArrayLike]) -> go.Figure:
         fig.add_annotation(
             text="No job started in this run.", showarrow=False, xref="paper", yref="paper"
         )
-    _base_layout(
+    base_layout(
         fig,
         "Queue wait distribution by tier",
         "Queue wait (h, log scale)",
@@ -445,7 +445,7 @@ def power_figure(
             hovertemplate="%{y:,.1f} MW",
         )
     )
-    _base_layout(fig, "Facility power against the grid cap", x_title, "Power (MW)")
+    base_layout(fig, "Facility power against the grid cap", x_title, "Power (MW)")
     fig.update_layout(hovermode="x unified")
     fig.update_yaxes(rangemode="tozero")
     return fig
@@ -492,7 +492,7 @@ def pue_figure(
         )
     if not fig.data:
         fig.add_trace(go.Scatter(x=[], y=[], name="All steps", mode="markers"))
-    _base_layout(
+    base_layout(
         fig, "PUE against ambient temperature", "Ambient dry-bulb temperature (°C)", "PUE (ratio)"
     )
     return fig
@@ -555,9 +555,7 @@ def heat_figure(
             )
     if not fig.data:
         fig.add_trace(go.Bar(x=[], y=[], name="No offtakers"))
-    _base_layout(
-        fig, "Heat delivered against demand per offtaker", x_title, "Heat per period (MWh)"
-    )
+    base_layout(fig, "Heat delivered against demand per offtaker", x_title, "Heat per period (MWh)")
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
     # Two entries per offtaker: a legend above the plot would run into the title.
     fig.update_layout(

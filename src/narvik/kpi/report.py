@@ -443,17 +443,23 @@ def _kpi_tables(summary: Mapping[str, Any]) -> str:
 
 
 def _figure_html(section: Section) -> str:
+    return figure_card(section.div_id, section.figure, section.how_to_read)
+
+
+def figure_card(div_id: str, figure: go.Figure, how_to_read: str) -> str:
+    """A card holding one plotly figure (plotly.js comes once, in the page's head) and
+    how to read it: every narvik page (report, study, comparison) lays figures out so."""
     div = pio.to_html(
-        section.figure,
+        figure,
         full_html=False,
         include_plotlyjs=False,
-        div_id=section.div_id,
+        div_id=div_id,
         config=PLOTLY_CONFIG,
         validate=False,
     )
     return (
-        f'<section class="card" id="{_e(section.div_id)}-card">{div}'
-        f'<p class="how"><b>How to read this:</b> {_e(section.how_to_read)}</p></section>'
+        f'<section class="card" id="{_e(div_id)}-card">{div}'
+        f'<p class="how"><b>How to read this:</b> {_e(how_to_read)}</p></section>'
     )
 
 

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
-import plotly.io as pio
 import pyarrow as pa
 import pyarrow.parquet as pq
 from plotly.offline import get_plotlyjs
@@ -39,7 +38,7 @@ from narvik import __version__
 from narvik.atomic import write_text_atomic
 from narvik.kpi.plots import PALETTE, TEMPLATE
 from narvik.kpi.report import _CSS as RUN_REPORT_CSS
-from narvik.kpi.report import PLOTLY_CONFIG, REPORT_FILE
+from narvik.kpi.report import REPORT_FILE, figure_card
 from narvik.kpi.study_stats import CONFIDENCE, Interval, lower_is_better, mean_ci, pareto_front
 
 STUDY_JSON = "study.json"
@@ -616,21 +615,6 @@ def format_interval(s: Interval) -> str:
     return f"{format_number(s.mean)} ± {format_number(s.half_width)}"
 
 
-def _figure_html(div_id: str, figure: go.Figure, how_to_read: str) -> str:
-    div = pio.to_html(
-        figure,
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config=PLOTLY_CONFIG,
-        validate=False,
-    )
-    return (
-        f'<section class="card" id="{_e(div_id)}-card">{div}'
-        f'<p class="how"><b>How to read this:</b> {_e(how_to_read)}</p></section>'
-    )
-
-
 def _header(data: StudyData) -> str:
     items = [
         ("Scenario", data.scenario),
@@ -680,7 +664,7 @@ def _axes_html(data: StudyData, points: Sequence[StudyPoint], kpis: Sequence[str
             else "a single line (one axis)"
         )
         parts.append(
-            _figure_html(
+            figure_card(
                 f"fig-axis-{i}",
                 axis_figure(data, points, i, kpis),
                 f"Each panel is one KPI against {axis.path}; a marker is the mean over the "
@@ -698,7 +682,7 @@ def _pareto_html(
         return '<p class="note">A Pareto view needs two KPIs with values: none here.</p>'
     fig, front = pareto_figure(data, points, pair)
     listed = "; ".join(p.describe(data.axes) for p in front) or "none"
-    return _figure_html(
+    return figure_card(
         "fig-pareto",
         fig,
         f"One marker per study point at its means over seeds, with {CONFIDENCE:.0%} "

@@ -16,7 +16,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from narvik.kpi.plots import _base_layout, _color
+from narvik.kpi.plots import _color, base_layout
 from narvik.units import SECONDS_PER_HOUR
 
 #: Pseudo-tenant of the ledger carrying the energy of steps with no busy GPU.
@@ -498,7 +498,7 @@ def bills_figure(ledger: Sequence[Mapping[str, Any]]) -> go.Figure:
         i += 1
     if not fig.data:
         fig.add_trace(go.Bar(x=[], y=[], name="No bills"))
-    _base_layout(fig, "Monthly bill by tenant", "Month (UTC)", "Bill (million EUR)")
+    base_layout(fig, "Monthly bill by tenant", "Month (UTC)", "Bill (million EUR)")
     fig.update_layout(
         barmode="stack",
         bargap=0.3,
