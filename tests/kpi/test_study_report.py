@@ -339,3 +339,13 @@ def test_axis_labels_name_the_values() -> None:
     axis = AxisSpec("tenancy.tenants.openai.quota", ([{"gpus": 1}], [{"gpus": 2}]), ("a", "b"))
     assert axis.label(value_key([{"gpus": 2}])) == "b"
     assert AxisSpec("p", (1, 2)).label(value_key(2)) == "2"
+
+
+def test_maximize_overrides_the_name() -> None:
+    from narvik.kpi.study_stats import lower_is_better
+
+    assert lower_is_better("tenancy.power.min_gpu_cap_fraction")  # read from its name
+    assert not lower_is_better(
+        "tenancy.power.min_gpu_cap_fraction", maximize=["tenancy.power.min_gpu_cap_fraction"]
+    )
+    assert lower_is_better("utilization", minimize=["utilization"])

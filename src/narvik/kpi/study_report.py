@@ -119,6 +119,12 @@ class ReportSettings:
     kpis: tuple[str, ...] = ()
     pareto: tuple[str, str] | None = None
     minimize: tuple[str, ...] = ()
+    maximize: tuple[str, ...] = ()
+
+    def lower(self, kpi: str) -> bool:
+        """Whether lower values of ``kpi`` are better (the study's lists, else its name)."""
+        return lower_is_better(kpi, self.minimize, self.maximize)
+
     rank_by: str | None = None
 
 
@@ -269,6 +275,7 @@ def _parse_report(raw: Any, path: Path) -> ReportSettings:
         kpis=_str_list(raw.get("kpis"), path, "report.kpis"),
         pareto=(pareto[0], pareto[1]) if pareto else None,
         minimize=_str_list(raw.get("minimize"), path, "report.minimize"),
+        maximize=_str_list(raw.get("maximize"), path, "report.maximize"),
         rank_by=rank_by,
     )
 
@@ -434,8 +441,8 @@ def ranked(points: Sequence[StudyPoint], kpi: str | None, lower: bool) -> list[S
 # --------------------------------------------------------------------------- figures
 
 
-def _direction(kpi: str, minimize: Sequence[str]) -> str:
-    return "lower is better" if lower_is_better(kpi, minimize) else "higher is better"
+def _direction(report: ReportSettings, kpi: str) -> str:
+    return "lower is better" if report.lower(kpi) else "higher is better"
 
 
 def _none_if_nan(x: float | None) -> float | None:
@@ -480,7 +487,7 @@ def axis_figure(
         groups.setdefault(tuple(p.keys[i] for i in others), []).append(p)
     cols = 1 if len(kpis) == 1 else 2
     rows = max(1, math.ceil(len(kpis) / cols))
-    titles = [f"{k} ({_direction(k, data.report.minimize)})" for k in kpis]
+    titles = [f"{k} ({_direction(data.report, k)})" for k in kpis]
     spacing = min(0.3, 100 / (300 * rows)) if rows > 1 else 0.0
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, vertical_spacing=spacing)
     x_keys = list(axis.keys)
@@ -557,8 +564,8 @@ def pareto_figure(
     non-dominated ones marked and joined; returns the figure and the front, sorted by x."""
     x_kpi, y_kpi = pair
     lower = (
-        lower_is_better(x_kpi, data.report.minimize),
-        lower_is_better(y_kpi, data.report.minimize),
+        data.report.lower(x_kpi),
+        data.report.lower(y_kpi),
     )
     stats = [(p, p.stat(x_kpi), p.stat(y_kpi)) for p in points]
     drawn = [(p, sx, sy) for p, sx, sy in stats if math.isfinite(sx.mean + sy.mean)]
@@ -584,8 +591,8 @@ def pareto_figure(
                 f"{_e_js(y_kpi)}=%{{y:.4g}}<extra>%{{fullData.name}}</extra>",
             )
         )
-    fig.update_xaxes(title_text=f"{x_kpi} ({_direction(x_kpi, data.report.minimize)})")
-    fig.update_yaxes(title_text=f"{y_kpi} ({_direction(y_kpi, data.report.minimize)})")
+    fig.update_xaxes(title_text=f"{x_kpi} ({_direction(data.report, x_kpi)})")
+    fig.update_yaxes(title_text=f"{y_kpi} ({_direction(data.report, y_kpi)})")
     _layout(fig, f"Pareto view: {x_kpi} against {y_kpi}", 420, 1)
     return fig, [p for p, _, _ in front]
 
@@ -708,7 +715,7 @@ def _run_links(point: StudyPoint) -> str:
 def _ranking_html(
     data: StudyData, points: Sequence[StudyPoint], kpis: Sequence[str], by: str | None
 ) -> str:
-    lower = by is not None and lower_is_better(by, data.report.minimize)
+    lower = by is not None and data.report.lower(by)
     order = ranked(points, by, lower)
     head = ["#", *(a.path for a in data.axes), "Seeds ok"]
     head_html = "".join(f"<th>{_e(h)}</th>" for h in head)
@@ -727,7 +734,7 @@ def _ranking_html(
         cls = ' class="best"' if rank == 1 and by is not None and p.ok_runs else ""
         rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
     how = (
-        f"Points ranked by the mean of {by} ({_direction(by, data.report.minimize)}), best "
+        f"Points ranked by the mean of {by} ({_direction(data.report, by)}), best "
         "first; points without a value last."
         if by is not None
         else "No KPI to rank by: points in study order."

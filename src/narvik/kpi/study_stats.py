@@ -99,11 +99,14 @@ def mean_ci(
     return Interval(mean, t * sd / math.sqrt(n), n)
 
 
-def lower_is_better(kpi: str, minimize: Iterable[str] = ()) -> bool:
-    """Whether lower values of ``kpi`` are better: those listed in ``minimize``, else by name
-    (:data:`LOWER_IS_BETTER_HINTS` unless one of :data:`HIGHER_IS_BETTER_HINTS`)."""
+def lower_is_better(kpi: str, minimize: Iterable[str] = (), maximize: Iterable[str] = ()) -> bool:
+    """Whether lower values of ``kpi`` are better: those listed in ``minimize`` (and not
+    those in ``maximize``), else by name (:data:`LOWER_IS_BETTER_HINTS` unless one of
+    :data:`HIGHER_IS_BETTER_HINTS`)."""
     if kpi in set(minimize):
         return True
+    if kpi in set(maximize):
+        return False
     name = kpi.lower()
     if any(h in name for h in HIGHER_IS_BETTER_HINTS):
         return False

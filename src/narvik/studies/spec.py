@@ -59,6 +59,9 @@ class ReportSpec(BaseModel):
     minimize: tuple[str, ...] = Field(
         default=(), description="KPIs where lower is better (the Pareto view and the ranking)"
     )
+    maximize: tuple[str, ...] = Field(
+        default=(), description="KPIs where higher is better (when the name misleads)"
+    )
     rank_by: str | None = Field(default=None, description="KPI the ranked table sorts by")
 
 
