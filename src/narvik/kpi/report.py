@@ -182,15 +182,22 @@ def _start_date(summary: Mapping[str, Any], path: Path) -> dt.date | None:
 # --------------------------------------------------------------------------- loading
 
 
-def _read_summary(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path, missing: str) -> dict[str, Any]:
+    """A JSON object from ``path``; a ValueError naming the file when it is missing
+    (``missing`` says what should hold it), unreadable or not an object."""
     if not path.is_file():
-        raise ValueError(f"{path}: missing; a run folder holds {SUMMARY_FILE} (narvik simulate)")
+        raise ValueError(f"{path}: missing; {missing}")
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not readable JSON ({exc})") from exc
-    if not isinstance(summary, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(summary).__name__}")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    summary = read_json_object(path, f"a run folder holds {SUMMARY_FILE} (narvik simulate)")
     for key in REQUIRED_SUMMARY_KEYS:
         if key not in summary:
             raise ValueError(f"{path}: missing key {key!r}")

@@ -38,7 +38,7 @@ from narvik import __version__
 from narvik.atomic import write_text_atomic
 from narvik.kpi.plots import PALETTE, TEMPLATE
 from narvik.kpi.report import _CSS as RUN_REPORT_CSS
-from narvik.kpi.report import REPORT_FILE, figure_card
+from narvik.kpi.report import REPORT_FILE, figure_card, read_json_object
 from narvik.kpi.study_stats import CONFIDENCE, Interval, lower_is_better, mean_ci, pareto_front
 
 STUDY_JSON = "study.json"
@@ -226,18 +226,6 @@ def _to_float(value: Any) -> float:
 # --------------------------------------------------------------------------- loading
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ValueError(f"{path}: missing; a study folder holds {STUDY_JSON} (narvik study run)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not readable JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
-
-
 def _str_list(value: Any, path: Path, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -335,7 +323,7 @@ def load_study(study_dir: str | os.PathLike[str]) -> StudyData:
     parquet_path, json_path = folder / STUDY_PARQUET, folder / STUDY_JSON
     if not parquet_path.is_file():
         _read_table(parquet_path, ())  # raises, naming the file
-    spec = _read_json(json_path)
+    spec = read_json_object(json_path, f"a study folder holds {STUDY_JSON} (narvik study run)")
     axes = _parse_axes(spec.get("axes"), json_path)
     table = _read_table(parquet_path, axes)
     kpis = _numeric_columns(table, axes)
