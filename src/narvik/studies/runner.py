@@ -104,8 +104,9 @@ def run_one(scenario: ScenarioSpec, run_dir: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         results = run_scenario(scenario)
-        write_run(results, run_dir)
-        kpis = flatten(run_summary(results))
+        summary = run_summary(results)
+        write_run(results, run_dir, summary=summary)
+        kpis = flatten(summary)
         row: dict[str, Any] = {"status": "ok", "error": None, "kpis": kpis}
     except Exception as exc:  # noqa: BLE001 - a run's failure is data, not a crash
         last = traceback.extract_tb(exc.__traceback__)[-1:]
