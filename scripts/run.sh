@@ -10,4 +10,4 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet .
 .venv/bin/narvik site show
 .venv/bin/narvik facility year --out runs/facility-year
-.venv/bin/narvik simulate "$@"
+.venv/bin/narvik simulate --force "$@"

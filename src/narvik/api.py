@@ -19,12 +19,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from narvik.kpi.run_folder import check_run_folder
 from narvik.kpi.run_outputs import (
     run_jobs_table,
     run_summary,
     run_timeseries_table,
     write_run,
 )
+from narvik.kpi.run_time import run_offtakers_table
 from narvik.scenario import DEFAULT_SCENARIO, Results, ScenarioSpec, load_scenario, run_scenario
 from narvik.studies import StudySpec, load_study, run_study
 from narvik.studies.runner import Progress as StudyProgress
@@ -44,6 +46,8 @@ class RunResult:
     """What jobs.parquet holds: a row per job."""
     timeseries: pa.Table
     """What timeseries.parquet holds: a row per step."""
+    offtakers: pa.Table | None
+    """What offtakers.parquet holds: a row per step and heat offtaker (None: flat pool)."""
     results: Results
     out_dir: Path | None
 
@@ -57,19 +61,27 @@ def simulate(
 ) -> RunResult:
     """Run a scenario (a shipped name, a TOML path or a spec), with any of the options of
     ``narvik simulate`` as keywords (``days``, ``policy``, ``seed``, ``site``, ``trace``,
-    ``format``, ``step_s``, ``skip_bad``); write its files to ``out`` when given."""
+    ``format``, ``tenant_map``, ``step_s``, ``skip_bad``); write its files to ``out`` when given."""
     spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(os.fspath(scenario))
     spec = spec.with_overrides(**overrides)
+    if out is not None:
+        check_run_folder(Path(out), force=True)  # a bad folder fails before the simulation
     results = run_scenario(spec, progress)
     if progress is not None and out is not None:
         progress("writing files", 0, 1)
     summary = run_summary(results)
     jobs = run_jobs_table(results)
     series = run_timeseries_table(results)
+    offtakers = run_offtakers_table(results)
     if out is not None:
-        write_run(results, out, summary=summary, jobs=jobs, timeseries=series)
+        try:
+            write_run(
+                results, out, summary=summary, jobs=jobs, timeseries=series, offtakers=offtakers
+            )
+        except OSError as exc:
+            raise ValueError(f"{out}: cannot write the run: {exc.strerror or exc}") from exc
     folder = None if out is None else Path(out)
-    return RunResult(spec, summary, jobs, series, results, folder)
+    return RunResult(spec, summary, jobs, series, offtakers, results, folder)
 
 
 def study(

@@ -43,6 +43,7 @@ from narvik.workload.job import JobTable
 from narvik.workload.synthetic_site import SiteWorkloadSpec, generate_site_jobs
 from narvik.workload.tables import read_trace
 from narvik.workload.tenancy import Curtailment, Reservation, Tenancy
+from narvik.workload.trace_tenants import check_tenant_map, fit_tenancy
 
 DEFAULT_SCENARIO = "stargate-norway"
 SCENARIO_PACKAGE = "narvik"
@@ -63,6 +64,10 @@ class WorkloadSpec(_Model):
         default=None, description="trace format; inferred from the file name when absent"
     )
     skip_bad: bool = Field(default=False, description="skip malformed trace records, counted")
+    tenant_map: dict[str, str] = Field(
+        default_factory=dict,
+        description='trace tenant -> scenario tenant ("*": every other trace tenant)',
+    )
     load: float = Field(default=0.9, gt=0, le=2, description="offered GPU load, fraction of fleet")
     research_jobs_per_year: int = Field(
         default=1_000_000, ge=0, description="jobs of the research family per 365 days"
@@ -129,9 +134,13 @@ class ScenarioSpec(_Model):
         workload = dict(self.workload.model_dump())
         data = {**self.model_dump(), "base_dir": self.base_dir}
         if "trace" in updates:
-            # A trace given on the command line replays whole unless --days is given too.
+            # A trace given on the command line replays whole unless --days is given too,
+            # and the run is named after it.
             data["days"] = None
+            data["name"] = trace_name(str(updates["trace"]))
             workload["kind"] = "trace"
+        if "tenant_map" in updates:
+            workload["tenant_map"] = load_tenant_map(str(updates.pop("tenant_map")))
         for key in ("trace", "format", "skip_bad"):
             if key in updates:
                 workload[key] = updates.pop(key)
@@ -170,6 +179,8 @@ class ScenarioSpec(_Model):
         for i, r in enumerate(self.reservations):
             if r.tenant not in names:
                 raise ValueError(f"reservations.{i}.tenant: unknown tenant {r.tenant!r}")
+        if self.workload.tenant_map:
+            check_tenant_map(self.workload.tenant_map, self.tenancy, "workload.tenant_map")
         return self
 
     def resolve(self, path: str) -> Path:
@@ -227,6 +238,8 @@ class Results:
     nvlink_domains: object | None = None
     network_blocks: object | None = None
     weather: Weather | None = None
+    notices: tuple[str, ...] = ()
+    """What the run changed in the scenario to fit its jobs and pool (one line each)."""
 
     @property
     def n_gpus(self) -> int:
@@ -261,7 +274,20 @@ def load_workload(
     w = spec.workload
     if w.kind == "trace":
         assert w.trace is not None
-        jobs, skipped, _ = read_trace(spec.resolve(w.trace), w.format, skip_bad=w.skip_bad)
+        path = spec.resolve(w.trace)
+        jobs, skipped, _ = read_trace(path, w.format, skip_bad=w.skip_bad)
+        if len(jobs) == 0:
+            bad = sum(skipped.values())
+            raise ScenarioError(
+                f"{path}: the trace has no jobs to replay"
+                + (f" ({bad:,} records skipped: {_counts(skipped)})" if bad else "")
+            )
+        first_s = float(jobs.submit_s.min())
+        if spec.span_s is not None and first_s >= spec.span_s:
+            raise ScenarioError(
+                f"{path}: no job is submitted within the span of {spec.span_s / 86400:g} days "
+                f"(the trace's first job arrives at day {first_s / 86400:.2f}); give more --days"
+            )
         return jobs, skipped
     if spec.span_s is None:
         raise ValueError(f"scenario {spec.name!r}: a synthetic workload needs a span (days)")
@@ -286,6 +312,10 @@ def load_workload(
         )
         parts.append(_shifted(generate_site_jobs(more), at_s, f"phase{k}-"))
     return (parts[0] if len(parts) == 1 else concat_jobs(parts)), {}
+
+
+def _counts(skipped: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} {reason}" for reason, n in sorted(skipped.items()))
 
 
 def _shifted(jobs: JobTable, by_s: float, prefix: str) -> JobTable:
@@ -341,6 +371,7 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
     jobs, skipped = load_workload(
         spec, n_gpus, site.rack_types[0].nvlink_domain_gpus, fleet_growth(halls)
     )
+    spec, jobs, notices = fitted(spec, jobs, None)
     check_against_site(spec, site, phase)
     inputs = _pool_inputs(spec, jobs, halls, site, weather)
     run = simulate_on_site(
@@ -367,6 +398,7 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
         nvlink_domains=run.nvlink_domains,
         network_blocks=run.network_blocks,
         weather=weather,
+        notices=notices,
     )
 
 
@@ -374,6 +406,8 @@ def _run_flat(spec: ScenarioSpec, site: FlatPool, report: Progress) -> Results:
     """``flat:N``: the exact reference replays of fcfs/easy, or the engine for narvik."""
     report("workload", 0, 1)
     jobs, skipped = load_workload(spec, site.n_gpus, domain_gpus=1)
+    spec, jobs, notices = fitted(spec, jobs, site)
+    check_against_pool(spec, site.n_gpus, site.name)
     total = spec.span_s or float(jobs.submit_s.max(initial=0.0))
     report("simulate", 0, total)
     inputs = (
@@ -398,6 +432,7 @@ def _run_flat(spec: ScenarioSpec, site: FlatPool, report: Progress) -> Results:
         skipped=_with_after_span(skipped, jobs, sched),
         steps=None,
         span_s=span,
+        notices=notices,
     )
 
 
@@ -438,6 +473,46 @@ def _pool_inputs(
     return TenancyInputs(tenant_index=index, setup=setup)
 
 
+def fitted(
+    spec: ScenarioSpec, jobs: JobTable, flat: FlatPool | None
+) -> tuple[ScenarioSpec, JobTable, tuple[str, ...]]:
+    """The scenario with the tenancy, bookings and grid events that apply to these jobs
+    on this pool (:func:`narvik.workload.trace_tenants.fit_tenancy`), and its notices."""
+    fit = fit_tenancy(
+        jobs,
+        spec.tenancy,
+        spec.reservations,
+        spec.events,
+        from_trace=spec.workload.kind == "trace",
+        tenant_map=spec.workload.tenant_map,
+        flat_pool=flat.name if flat is not None else None,
+        needs_tenancy=spec.policy == "narvik",
+    )
+    changed = spec.model_copy(
+        update={"tenancy": fit.tenancy, "reservations": fit.reservations, "events": fit.events}
+    )
+    return changed, fit.jobs, fit.notices
+
+
+def check_against_pool(spec: ScenarioSpec, n_gpus: int, pool: str) -> None:
+    """A flat pool under narvik: quotas and reservations must fit its GPU slots."""
+    if spec.tenancy is None or spec.policy != "narvik":
+        return
+    for day in sorted({q.start for t in spec.tenancy.tenants for q in t.quota}):
+        total = sum(t.quota_at(day) for t in spec.tenancy.tenants)
+        if total > n_gpus:
+            raise ScenarioError(
+                f"tenancy.tenants: quotas from {day} add up to {total:,} GPUs, above the "
+                f"{n_gpus:,} GPU slots of {pool}; give a scenario whose tenancy fits the pool"
+            )
+    for i, r in enumerate(spec.reservations):
+        if r.gpus > n_gpus:
+            raise ScenarioError(
+                f"reservations.{i}.gpus: {r.gpus:,} GPUs is above the {n_gpus:,} GPU slots "
+                f"of {pool}"
+            )
+
+
 def check_against_site(spec: ScenarioSpec, site: Site, phase: str) -> None:
     """Checks that need the site: quotas within the fleet, halls that exist (narvik only)."""
     if spec.tenancy is None or spec.policy != "narvik":
@@ -464,3 +539,29 @@ def check_against_site(spec: ScenarioSpec, site: Site, phase: str) -> None:
                 raise ScenarioError(
                     f"tenancy.tenants.{i}.quota: {q.gpus:,} GPUs is above the fleet of {fleet:,}"
                 )
+
+
+def trace_name(trace: str) -> str:
+    """A run's name from its trace file: ``lublin_256.swf.gz`` -> ``lublin_256``."""
+    name = Path(trace).name
+    for suffix in (".gz", ".swf", ".csv", ".parquet", ".txt"):
+        name = name.removesuffix(suffix)
+    return name or "trace"
+
+
+def load_tenant_map(path: str) -> dict[str, str]:
+    """A tenant map file (TOML): trace tenant = scenario tenant, at the top level or in a
+    ``[tenant_map]`` table; ``"*"`` maps every other trace tenant."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read tenant map: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    table = data.get("tenant_map", data)
+    if not isinstance(table, dict) or not table:
+        raise ScenarioError(f'{path}: a tenant map needs lines like "user-3" = "openai"')
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise ScenarioError(f'{path}: "{key}": the tenant must be a string, got {value!r}')
+    return dict(table)

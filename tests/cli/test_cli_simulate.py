@@ -185,17 +185,18 @@ def test_report_rerenders_from_files(tmp_path):
     assert report.read_bytes() == before
 
 
-def test_default_simulate_writes_a_fresh_folder(tmp_path):
+def test_default_simulate_writes_a_named_folder_and_refuses_to_overwrite_it(tmp_path):
     env = {**os.environ, "COLUMNS": "120"}
     exe = Path(sys.executable).parent / "narvik"
     args = [str(exe), "simulate", "--site", str(SMALL_SITE), "--days", "1", "--policy", "easy"]
     first = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stderr
     second = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert second.returncode == 0, second.stderr
+    assert second.returncode == 2
+    assert "holds a run already" in second.stderr
     runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert runs == ["stargate-norway-seed0", "stargate-norway-seed0-2"]
-    assert "wrote runs/stargate-norway-seed0" in first.stdout
+    assert runs == ["stargate-norway-easy-1d-seed0"]
+    assert "wrote runs/stargate-norway-easy-1d-seed0" in first.stdout
 
 
 def test_skip_bad_counts_malformed_records(tmp_path):

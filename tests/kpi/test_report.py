@@ -302,8 +302,8 @@ def test_physical_report_is_self_contained_with_every_figure(physical_run):
     # for these figures; outside the inlined library there is none.
     assert "https://cdn" not in _outside_scripts(text)
     assert "http" not in _outside_scripts(text)
-    assert text.count("Plotly.newPlot(") == 5
-    assert len(re.findall(r"<script[^>]*>", text)) == 2 + 5  # config, plotly.js, figures
+    assert text.count("Plotly.newPlot(") == 6
+    assert len(re.findall(r"<script[^>]*>", text)) == 2 + 6  # config, plotly.js, figures
     for title in (
         "GPU utilisation by tenant tier",
         "Queue wait distribution by tier",

@@ -282,7 +282,7 @@ def test_tenancy_section_has_every_table_with_units(tmp_path):
             if column.numeric:
                 assert UNIT.search(column.header), (table.title, column.header)
     assert "http" not in visible
-    assert text.count("Plotly.newPlot(") == 3  # utilisation, waits, bills
+    assert text.count("Plotly.newPlot(") == 4  # utilisation, waits, bills, waits per tenant
 
 
 def test_tenancy_numbers_are_formatted(tmp_path):
@@ -360,7 +360,14 @@ def test_missing_parts_of_tenancy_show_notes_and_dashes(tmp_path):
     tenancy["ledger"] = []
     tenancy["owners"] = []
     tenancy["guarantee_hours"] = {"sigma2": {"hours": 10}}
-    text = render_report(make_run(tmp_path / "run", tenancy)).read_text(encoding="utf-8")
+    run = make_run(tmp_path / "run", tenancy)
+    text = render_report(run).read_text(encoding="utf-8")
+    # A flat pool with no curtailment answers no grid operator: no table at all.
+    assert 'id="tenancy-curtailments"' not in text
+    summary = json.loads((run / SUMMARY_FILE).read_text())
+    summary["facility_energy_mwh"] = 1.0  # a site with a power model: the table says none
+    (run / SUMMARY_FILE).write_text(json.dumps(summary))
+    text = render_report(run).read_text(encoding="utf-8")
     assert "The grid operator called no curtailment in this run." in text
     assert "No advance reservation in this run." in text
     assert "The run has no monthly ledger" in text

@@ -109,7 +109,7 @@ def test_job_kpis_count_the_jobs_submitted_after_the_warmup(runs):
         assert n == int(np.sum(after & (jobs["state"] == state))), state
     started = after & ~np.isnan(jobs["start_s"])
     wait = jobs["start_s"][started] - jobs["submit_s"][started]
-    assert summary["wait_s"]["mean"] == pytest.approx(float(wait.mean()), abs=1e-9)
+    assert summary["wait_s"]["mean"] == pytest.approx(float(wait.mean()), abs=5e-4)  # ms
     by_tier = summary["tenancy"]["wait_slo_by_tier"]
     assert sum(row["jobs"] for row in by_tier.values()) == int(after.sum())
     assert summary["preemptions_total"] == int(jobs["preemptions"][after].sum())
@@ -151,7 +151,7 @@ def test_flat_pool_honours_the_warmup(runs):
     assert sum(summary["jobs"].values()) < sum(cold["summary"]["jobs"].values())
     started = after & ~np.isnan(jobs["start_s"])
     wait = jobs["start_s"][started] - jobs["submit_s"][started]
-    assert summary["wait_s"]["mean"] == pytest.approx(float(wait.mean()), abs=1e-9)
+    assert summary["wait_s"]["mean"] == pytest.approx(float(wait.mean()), abs=5e-4)  # ms
     # GPU-hours of every job from the warm-up's end on, over the fleet from then to the end
     ran = ~np.isnan(jobs["start_s"])
     end = np.where(np.isnan(jobs["end_s"]), summary["span_s"], jobs["end_s"])

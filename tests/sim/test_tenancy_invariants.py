@@ -229,3 +229,18 @@ def test_bad_tenancy_files_name_the_field():
     borrow_only["tenants"] = [dict(base["tenants"][2], quota=[{"start": "2027-01-01", "gpus": 4}])]
     with pytest.raises(ValueError, match="tenants.0.quota: tier 'regional' may only borrow"):
         Tenancy.model_validate(borrow_only)
+
+
+def test_a_reclaim_no_longer_needed_earmarks_nothing():
+    """Found by the property above: the anchor's 1-GPU job (t=2, within its quota of 4)
+    has a 38-GPU borrowed job noticed for it, then starts elsewhere at t=3. When the
+    noticed job ends at t=4, its GPUs must not be earmarked for the anchor (nothing of it
+    waits): the queued 27-GPU job starts at once on the empty fleet, not at the next
+    arrival (it stayed pending for ever)."""
+    spec = [(0, 0, 1, 1, 1.0)] * 4 + [(0, 0, 3, 13, 1.0)] * 2
+    spec += [(0, 0, 3, 38, 1.0), (0, 0, 1, 27, 2.0), (0, 2, 1, 1, 1.0)]
+    jobs, _, r = _run(spec, 4, 0, False, None, None)
+    names = r.state_names()
+    assert set(names) == {"completed"}
+    big = int(np.flatnonzero(jobs.gpus == 27)[0])
+    assert r.start_s[big] == 4.0

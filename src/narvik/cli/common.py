@@ -12,8 +12,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-console = Console()
-err_console = Console(stderr=True)
+# No emoji codes: user text such as "flat:abc:" must print as written (rich would turn
+# ":abc:" into an emoji); user text inside markup goes through plain().
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 T = TypeVar("T")
 
@@ -30,6 +32,11 @@ def user_errors() -> Iterator[None]:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
+
+
+def plain(text: object) -> str:
+    """User text (names, paths, messages) made safe to print inside rich markup."""
+    return escape(str(text))
 
 
 def print_json(data: object) -> None:

@@ -32,10 +32,14 @@ def compare(
         show_default=False,
     ),
     all_kpis: bool = typer.Option(
-        False, "--all", help="Every numeric KPI of summary.json, not only the headline ones."
+        False,
+        "--all",
+        help="Every numeric KPI of summary.json (default: only the headline ones).",
     ),
     as_json: bool = typer.Option(
-        False, "--json", help="Print the table as JSON on stdout (the page is written too)."
+        False,
+        "--json",
+        help="Print the table as JSON on stdout; the page is written too (default: a table).",
     ),
 ) -> None:
     """Compare runs against the first: KPI differences and an HTML page of overlaid plots."""

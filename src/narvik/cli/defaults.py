@@ -11,3 +11,6 @@ DEFAULT_SITE = "stargate-norway"
 
 #: Scenario of ``narvik simulate`` (= narvik.scenario.DEFAULT_SCENARIO).
 DEFAULT_SCENARIO = "stargate-norway"
+
+#: Policies of ``narvik simulate --policy`` (= narvik.sched.registry.policy_names()).
+POLICIES = ("easy", "fcfs", "narvik")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 
 import typer
 
-from narvik.cli.common import console, print_json, user_errors
+from narvik.cli.common import console, plain, print_json, user_errors
 from narvik.cli.defaults import DEFAULT_SITE
 
 if TYPE_CHECKING:
@@ -18,16 +18,19 @@ app = typer.Typer(help="Facility physics studies.", no_args_is_help=True)
 
 @app.command("year")
 def year(
-    site: str = typer.Option(DEFAULT_SITE, help="Catalogue name or path to a site TOML file."),
-    phase: str = typer.Option(None, help="Build-out phase (default: the first)."),
+    site: str = typer.Option(DEFAULT_SITE, help="Site: a catalogue name or a site TOML file."),
+    phase: str = typer.Option(None, help="Build-out phase, by name (default: the first)."),
     load: float = typer.Option(0.9, min=0.0, max=1.0, help="Fleet GPU utilisation, 0..1."),
     weather: Path = typer.Option(None, help="EPW weather file (default: the site's climate)."),
-    seed: int = typer.Option(0, help="Seed of the built-in typical year."),
+    seed: int = typer.Option(0, help="Seed of the built-in typical year (ignored with --weather)."),
     reporting_year: int = typer.Option(2027, "--year", help="Year named in the EU report."),
     out: Path = typer.Option(
-        None, help="Folder for facility_year.json and facility_hourly.parquet."
+        None,
+        help="Folder for facility_year.json and facility_hourly.parquet (default: write none).",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the results as JSON (default: tables)."
+    ),
 ) -> None:
     """Energy, peak power against the grid cap, PUE/REF/ERF/CUE/WUE and heat reuse for a year."""
     from narvik.kpi.facility_io import write_facility_year
@@ -47,7 +50,11 @@ def year(
     else:
         _print(result, doc)
         if out is not None:
-            console.print(f"wrote {out}/facility_year.json and {out}/facility_hourly.parquet")
+            console.print(
+                f"wrote {out}/facility_year.json and {out}/facility_hourly.parquet",
+                markup=False,
+                highlight=False,
+            )
 
 
 def result_document(result: FacilityYear, reporting_year: int) -> dict[str, object]:
@@ -70,8 +77,9 @@ def _print(result: FacilityYear, doc: dict[str, object]) -> None:
     t = doc["totals"]
     assert isinstance(t, dict)
     console.print(
-        f"[bold]{result.site.name}[/], {result.model.phase}, {result.model.gpus:,} GPUs at "
-        f"{doc['load']:.0%} load, weather {result.weather.source}",
+        f"[bold]{plain(result.site.name)}[/], {plain(result.model.phase)}, "
+        f"{result.model.gpus:,} GPUs at {doc['load']:.0%} load, weather "
+        f"{plain(result.weather.source)}",
         highlight=False,
     )
     table = Table(title="Year totals")
@@ -101,7 +109,7 @@ def _print(result: FacilityYear, doc: dict[str, object]) -> None:
         heat.add_column(col)
     for o in cast("list[dict[str, object]]", doc["offtakers"]):  # result.offtakers()
         heat.add_row(
-            str(o["name"]),
+            plain(o["name"]),
             str(o["kind"]),
             f"{o['demand_mwh']:,.0f}",
             f"{o['delivered_mwh']:,.0f}",

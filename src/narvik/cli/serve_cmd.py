@@ -7,27 +7,38 @@ from typing import Any
 
 import typer
 
-from narvik.cli.common import err_console, user_errors
+from narvik.cli.common import err_console, plain, user_errors
 
 
 def serve(
     db: str | None = typer.Option(
         None, "--db", help="Database URL (default sqlite:///narvik.db in this folder)."
     ),
-    host: str | None = typer.Option(None, "--host", help="Address to listen on (127.0.0.1)."),
-    port: int | None = typer.Option(None, "--port", help="TCP port (8080)."),
-    scenario: str | None = typer.Option(
-        None, "--scenario", help="Scenario name or file: the tenancy policy and the site."
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (default: 127.0.0.1)."
     ),
-    site: str | None = typer.Option(None, "--site", help="Site override (catalogue, flat:N)."),
+    port: int | None = typer.Option(None, "--port", help="TCP port (default: 8080)."),
+    scenario: str | None = typer.Option(
+        None,
+        "--scenario",
+        help="Scenario name or file: the tenancy policy and the site (default: stargate-norway).",
+    ),
+    site: str | None = typer.Option(
+        None, "--site", help="Site override (catalogue, flat:N; default: the scenario's)."
+    ),
     clock_speed: float | None = typer.Option(
-        None, "--clock-speed", help="Service seconds per wall second (demos and tests)."
+        None,
+        "--clock-speed",
+        help="Service seconds per wall second, for demos and tests (default: 1).",
     ),
     clock_start: dt.datetime | None = typer.Option(
-        None, "--clock-start", help="Service time at start, UTC (default: now)."
+        None,
+        "--clock-start",
+        help="Service time at start, UTC (default: now, or the scenario's start_date if "
+        "now precedes it).",
     ),
     pass_interval_s: float | None = typer.Option(
-        None, "--pass-interval-s", help="Wall seconds between scheduling passes (1)."
+        None, "--pass-interval-s", help="Wall seconds between scheduling passes (default: 1)."
     ),
 ) -> None:
     """Serve the API, the scheduler and the dashboard. Settings also come from NARVIK_* vars."""
@@ -62,4 +73,8 @@ def serve(
         f"narvik serve: http://{settings.host}:{settings.port}/dashboard "
         f"(API docs at /docs, database {app.state.ctx.db.dialect})"
     )
+    if app.state.ctx.clock_notice:
+        err_console.print(
+            f"narvik serve: {plain(app.state.ctx.clock_notice)}", highlight=False, soft_wrap=True
+        )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from narvik.cli.common import console, print_json, user_errors
+from narvik.cli.common import console, plain, print_json, user_errors
 from narvik.cli.defaults import DEFAULT_SITE
 
 if TYPE_CHECKING:
@@ -17,8 +17,13 @@ app = typer.Typer(help="Inspect sites.", no_args_is_help=True)
 
 @app.command("show")
 def show(
-    site: str = typer.Option(DEFAULT_SITE, help="Catalogue name, flat:N or path to a TOML file."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    site: str = typer.Option(
+        DEFAULT_SITE,
+        help="Site: a catalogue name, flat:N (N GPU slots, no physics) or a site TOML file.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON instead of tables (default: tables)."
+    ),
 ) -> None:
     """Print GPUs by model, racks, halls, phases, power at full load, cooling and offtakers."""
     from narvik.site import FlatPool, load_site
@@ -29,7 +34,9 @@ def show(
         if as_json:
             print_json({"name": loaded.name, "kind": "flat", "gpus": loaded.n_gpus})
         else:
-            console.print(f"{loaded.name}: a bare pool of {loaded.n_gpus:,} GPU slots (no physics)")
+            console.print(
+                f"{plain(loaded.name)}: a bare pool of {loaded.n_gpus:,} GPU slots (no physics)"
+            )
         return
     if as_json:
         print_json(_site_json(loaded))
@@ -64,9 +71,12 @@ def _print_site(site: Site) -> None:
     from narvik.site import fleet_summary
 
     loc = site.location
-    console.print(f"[bold]{site.name}[/]: {loc.name} ({loc.latitude_deg} N, {loc.longitude_deg} E)")
+    console.print(
+        f"[bold]{plain(site.name)}[/]: {plain(loc.name)} "
+        f"({loc.latitude_deg} N, {loc.longitude_deg} E)"
+    )
     if site.description:
-        console.print(site.description, highlight=False)
+        console.print(site.description, markup=False, highlight=False)
 
     phases = Table(title="Build-out phases (IT power at full load)")
     for col in ("phase", "from", "grid MW", "halls", "racks", "GPUs", "IT MW full load"):
@@ -74,12 +84,12 @@ def _print_site(site: Site) -> None:
     for p in site.phases:
         f = fleet_summary(site, p.name)
         phases.add_row(
-            p.name,
+            plain(p.name),
             str(p.start_date),
             f"{p.grid_capacity_mw:,.0f}",
-            ",".join(f.halls),
+            plain(",".join(f.halls)),
             f"{f.racks:,}",
-            ", ".join(f"{n:,} {m}" for m, n in f.gpus_by_model.items()),
+            plain(", ".join(f"{n:,} {m}" for m, n in f.gpus_by_model.items())),
             f"{f.it_nameplate_power_w / 1e6:,.1f}",
         )
     console.print(phases)
@@ -91,8 +101,8 @@ def _print_site(site: Site) -> None:
         g = site.gpu_model(r.gpu_model)
         non_gpu_kw = (r.cpu_power_w + r.switch_power_w + r.overhead_power_w) / 1e3
         racks.add_row(
-            r.name,
-            g.name,
+            plain(r.name),
+            plain(g.name),
             str(r.gpus_per_rack),
             str(r.nvlink_domain_gpus),
             f"{g.idle_power_w:,.0f} / {g.max_power_w:,.0f}",
@@ -102,7 +112,7 @@ def _print_site(site: Site) -> None:
 
     c = site.cooling
     console.print(
-        f"[bold]Cooling[/]: {c.liquid_heat_fraction:.0%} to liquid ({c.coolant}), "
+        f"[bold]Cooling[/]: {c.liquid_heat_fraction:.0%} to liquid ({plain(c.coolant)}), "
         f"supply {c.supply_temp_c:g} C / return {c.return_temp_c:g} C, dry coolers rated at "
         f"{c.supply_temp_c - c.dry_cooler_approach_c:g} C ambient, trim chillers COP "
         f"{c.chiller_cop:g}",
@@ -113,7 +123,7 @@ def _print_site(site: Site) -> None:
         offt.add_column(col)
     for o in site.offtakers:
         offt.add_row(
-            o.name,
+            plain(o.name),
             o.kind.value,
             f"{o.supply_temp_c:g}",
             f"{o.peak_demand_w / 1e6:,.1f}",
@@ -121,6 +131,7 @@ def _print_site(site: Site) -> None:
         )
     console.print(offt)
     energy = ", ".join(
-        f"{e.name} {e.share:.0%} ({'renewable' if e.renewable else 'fossil'})" for e in site.energy
+        f"{plain(e.name)} {e.share:.0%} ({'renewable' if e.renewable else 'fossil'})"
+        for e in site.energy
     )
     console.print(f"[bold]Energy[/]: {energy}", highlight=False)

@@ -492,7 +492,8 @@ class Pool:
         for key, borrowed, placement in d.starts:
             out.starts.append(self._start(key, borrowed, placement, now_s))
         for i, t in enumerate(self.tenants):  # earmarks last while the tenant still waits
-            if i not in d.waiting_tenants:
+            t.waits_for_reclaim = i in d.waiting_tenants
+            if not t.waits_for_reclaim:
                 t.view.earmarked_gpus = 0
         return out
 
@@ -589,8 +590,10 @@ class Pool:
         if owner is not None and owner >= 0 and job.preempt_at_s is not None:
             o = self.tenants[owner]
             o.view.reclaiming_gpus = max(0, o.view.reclaiming_gpus - job.gpus)
-            # The freed GPUs are the reclaiming tenant's own this instant.
-            o.view.earmarked_gpus += sum(c for h, c in view.halls if h in o.halls)
+            # The freed GPUs are the reclaiming tenant's own this instant, if its work still
+            # waits for them (it may have started elsewhere since the notice).
+            if o.waits_for_reclaim:
+                o.view.earmarked_gpus += sum(c for h, c in view.halls if h in o.halls)
         if stop.outcome == "preempted":
             self._enqueue(job.queued(stop.kept_s))
 

@@ -31,6 +31,10 @@ class TenantState:
     pending_fit: int = 0
     """GPUs of queued jobs that fit its guarantee on arrival and have not started yet."""
     fit_pending: set[int] = field(default_factory=set)
+    waits_for_reclaim: bool = True
+    """Whether the last pass left guaranteed work of it waiting for a reclaim: only then do
+    GPUs freed by the jobs noticed for it become its earmark (True until a first pass,
+    so that a pool restored from storage keeps the earmarks it had)."""
     queued_gpus: int = 0
     running_jobs: int = 0
     sizes: dict[int, int] = field(default_factory=dict)

@@ -52,6 +52,9 @@ MIN_WAIT_S = 1.0
 #: Heat bars are per day up to this span, per calendar month beyond (s).
 DAILY_HEAT_MAX_SPAN_S = 31 * SECONDS_PER_DAY
 
+#: Colour of the warm-up: its band on figures over time, its points in the PUE scatter.
+WARMUP_COLOR = "#7f8c8d"
+
 FIGURE_HEIGHT_PX = 460
 TEMPLATE = "plotly_white"
 #: Colour-blind-safe qualitative palette (Okabe and Ito, 2008), then Tableau 10.
@@ -259,10 +262,14 @@ def mark_warmup(fig: go.Figure, warmup_s: float, start_date: dt.date | None = No
     else:
         x0 = start.isoformat(sep=" ")
         x1 = (start + dt.timedelta(seconds=warmup_s)).isoformat(sep=" ")
+    return _warmup_band(fig, x0, x1)
+
+
+def _warmup_band(fig: go.Figure, x0: Any, x1: Any) -> go.Figure:
     fig.add_vrect(
         x0=x0,
         x1=x1,
-        fillcolor="#7f8c8d",
+        fillcolor=WARMUP_COLOR,
         opacity=0.18,
         layer="below",
         line_width=0,
@@ -271,6 +278,20 @@ def mark_warmup(fig: go.Figure, warmup_s: float, start_date: dt.date | None = No
         annotation_font_size=11,
     )
     return fig
+
+
+def mark_warmup_bins(fig: go.Figure, bin_of_step: ArrayLike, warm: ArrayLike) -> go.Figure:
+    """Shade the warm-up on a figure of bars over time on a category axis (one category
+    per bin, in order): the band covers, in each bin, the share of its steps that lie in
+    the warm-up (``warm``), so it ends within the bar of the bin the warm-up ends in."""
+    bins = np.asarray(bin_of_step, dtype=np.int64)
+    w = np.asarray(warm, dtype=bool)
+    if not w.any():
+        return fig
+    steps = np.bincount(bins)
+    before = np.bincount(bins, weights=w, minlength=steps.size)
+    share = np.divide(before, steps, out=np.zeros(steps.size), where=steps > 0)
+    return _warmup_band(fig, -0.5, float(share.sum()) - 0.5)
 
 
 def utilisation_figure(
@@ -335,10 +356,11 @@ def utilisation_figure(
     return fig
 
 
-def wait_figure(wait_s_by_tier: Mapping[str, ArrayLike]) -> go.Figure:
-    """Queue wait distribution by tier: the ECDF of ``start - submit`` on a log axis in hours.
+def wait_figure(wait_s_by_tier: Mapping[str, ArrayLike], by: str = "tier") -> go.Figure:
+    """Queue wait distribution by tier (or by the groups ``by`` names, e.g. ``"tenant"``):
+    the ECDF of ``start - submit`` on a log axis in hours.
 
-    Each curve shows, for a wait ``x``, the share of the tier's started jobs that
+    Each curve shows, for a wait ``x``, the share of the group's started jobs that
     waited at most ``x``. Waits below :data:`MIN_WAIT_S` are drawn at it. At most
     :data:`MAX_ECDF_POINTS` evenly spaced order statistics are drawn per tier, so
     the figure stays small for millions of jobs and is exact at those points.
@@ -371,7 +393,7 @@ def wait_figure(wait_s_by_tier: Mapping[str, ArrayLike]) -> go.Figure:
         )
     base_layout(
         fig,
-        "Queue wait distribution by tier",
+        f"Queue wait distribution by {by}",
         "Queue wait (h, log scale)",
         "Started jobs with at most this wait (%)",
     )
@@ -456,12 +478,14 @@ def pue_figure(
     ambient_c: ArrayLike,
     pue: ArrayLike,
     start_date: dt.date | None = None,
+    warmup_s: float = 0.0,
 ) -> go.Figure:
     """PUE against ambient temperature: one point per step, coloured by season.
 
     Steps without a finite PUE (no IT load) are left out. Without a start date
     the points form one trace. More than :data:`MAX_SCATTER_POINTS` points are
-    thinned by a fixed stride.
+    thinned by a fixed stride. The steps of a warm-up (starting before ``warmup_s``),
+    which the KPIs leave out, form a grey trace of their own.
     """
     t = np.asarray(t_s, dtype=np.float64)
     x = np.asarray(ambient_c, dtype=np.float64)
@@ -470,15 +494,18 @@ def pue_figure(
     t, x, y = t[ok], x[ok], y[ok]
     stride = max(1, math.ceil(t.size / MAX_SCATTER_POINTS))
     t, x, y = t[::stride], x[::stride], y[::stride]
+    warm = t < warmup_s
     groups: list[tuple[str, NDArray[np.bool_], str]]
     if start_date is None:
-        groups = [("All steps", np.ones(t.size, dtype=bool), _color(0))]
+        groups = [("All steps", ~warm, _color(0))]
     else:
         month = _months(t, start_date)
-        groups = [(name, np.isin(month, months), color) for name, months, color in SEASONS]
+        groups = [(name, np.isin(month, months) & ~warm, color) for name, months, color in SEASONS]
+    if warm.any():
+        groups.append(("Warm-up (not in the KPIs)", warm, WARMUP_COLOR))
     fig = go.Figure()
     for name, mask, color in groups:
-        if not mask.any() and start_date is not None:
+        if not mask.any():
             continue
         fig.add_trace(
             go.Scatter(
@@ -503,6 +530,7 @@ def heat_figure(
     span_s: float,
     offtakers: Mapping[str, tuple[ArrayLike, ArrayLike]],
     start_date: dt.date | None = None,
+    warmup_s: float = 0.0,
 ) -> go.Figure:
     """Heat delivered against demand per offtaker: bars of MWh per day or per month.
 
@@ -510,7 +538,8 @@ def heat_figure(
     the steps starting at ``t_s`` (the last step ends at ``span_s``). The demand
     bar is pale and the delivered bar solid in front of it, so the pale remainder
     is demand left unmet. Days up to :data:`DAILY_HEAT_MAX_SPAN_S`, else calendar
-    months (30-day periods without a start date).
+    months (30-day periods without a start date). A warm-up (steps before
+    ``warmup_s``) is shaded (:func:`mark_warmup_bins`).
     """
     t = np.asarray(t_s, dtype=np.float64)
     dt_s = np.diff(np.append(t, max(span_s, float(t[-1]) if t.size else 0.0)))
@@ -563,7 +592,7 @@ def heat_figure(
         margin={"l": 70, "r": 330, "t": 60, "b": 60},
     )
     fig.update_xaxes(type="category")
-    return fig
+    return mark_warmup_bins(fig, inverse, t < warmup_s)
 
 
 # --------------------------------------------------------------------------- KPI table

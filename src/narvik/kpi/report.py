@@ -7,17 +7,17 @@ them, atomically: plotly.js is inlined once in the head, nothing is loaded from
 the network, and the same input files give byte-identical HTML (fixed div ids,
 no timestamps, no random sampling).
 
-The facility figures (power against the grid cap, PUE against ambient
-temperature, heat to offtakers) are drawn for physical sites only; a ``flat:N``
-pool has no physics and gets a note instead.
+:mod:`narvik.kpi.run_data` reads and checks the files. The facility figures (power
+against the grid cap, PUE against ambient temperature, heat to offtakers) and the
+queue over time are drawn for physical sites only; a ``flat:N`` pool has no physics
+and gets a note instead. Every figure over time marks the warm-up the KPIs leave
+out, and the wait distributions count the jobs the KPIs count (submitted at or
+after its end).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import html
-import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +26,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
-import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from plotly.offline import get_plotlyjs
 
 from narvik import __version__
@@ -44,25 +42,46 @@ from narvik.kpi.plots import (
     utilisation_figure,
     wait_figure,
 )
-from narvik.kpi.tenancy_plots import BILLS_DIV_ID, TenancyTable, tenancy_view
-from narvik.units import SECONDS_PER_DAY
-
-SUMMARY_FILE = "summary.json"
-JOBS_FILE = "jobs.parquet"
-TIMESERIES_FILE = "timeseries.parquet"
-REPORT_FILE = "report.html"
-
-#: Keys ``summary.json`` must have for a report; the others are shown as "–" when absent.
-REQUIRED_SUMMARY_KEYS = ("site", "policy", "n_gpus", "jobs")
-JOBS_COLUMNS = ("job_id", "tier", "gpus", "submit_s", "start_s", "end_s", "state")
-TIMESERIES_COLUMNS = ("t_s", "gpus_busy")
-PHYSICAL_TIMESERIES_COLUMNS = (
-    "it_power_w",
-    "facility_power_w",
-    "power_cap_w",
-    "ambient_c",
-    "pue",
+from narvik.kpi.report_text import (
+    GUARANTEE_WAITS_KEY,
+    READING_GUIDE,
+    ChillerUse,
+    guarantee_lines,
+    pue_how_to_read,
 )
+from narvik.kpi.run_data import (
+    JOBS_FILE,
+    SUMMARY_FILE,
+    TIMESERIES_FILE,
+    RunData,
+    floats,
+    load_run,
+    read_json_object,
+)
+from narvik.kpi.tenancy_plots import BILLS_DIV_ID, TenancyTable, tenancy_view
+from narvik.kpi.wait_plots import queue_figure, waits_by_group
+from narvik.units import J_PER_MWH, SECONDS_PER_DAY
+
+__all__ = [  # the loading names stay importable from here (narvik.kpi.run_data holds them)
+    "JOBS_FILE",
+    "REPORT_FILE",
+    "SUMMARY_FILE",
+    "TIMESERIES_FILE",
+    "RunData",
+    "Section",
+    "facility_sections",
+    "figure_card",
+    "load_run",
+    "queue_section",
+    "read_json_object",
+    "render_html",
+    "render_report",
+    "scheduling_sections",
+    "tenancy_html",
+    "tenant_wait_section",
+]
+
+REPORT_FILE = "report.html"
 PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
 
 _CSS = """
@@ -108,185 +127,11 @@ table.tt td { white-space: nowrap; }
 table.kpi tr.m td { border-top: 2px solid #c9d3de; }
 table.kpi tfoot td { font-weight: 600; border-top: 2px solid var(--accent); }
 .tnote { font-size: 14px; margin: 6px 4px 2px; }
+.guide dl { margin: 4px 4px 8px; }
+.guide dt { font-weight: 600; color: var(--accent); }
+.guide dd { margin: 0 0 6px 18px; }
+.guide ul { margin: 4px 0 6px; padding-left: 22px; }
 """
-
-
-@dataclass(frozen=True, eq=False)
-class RunData:
-    """The three files of a run folder, checked against the contract and loaded."""
-
-    run_dir: Path
-    summary: dict[str, Any]
-    jobs: pa.Table
-    timeseries: pa.Table
-
-    @property
-    def site(self) -> str:
-        return str(self.summary["site"])
-
-    @property
-    def is_physical(self) -> bool:
-        """A site with physics: anything but a bare ``flat:N`` pool."""
-        return not self.site.startswith("flat:")
-
-    @property
-    def start_date(self) -> dt.date | None:
-        return _start_date(self.summary, self.run_dir / SUMMARY_FILE)
-
-    @property
-    def tiers(self) -> list[str]:
-        """The tiers of ``summary.json`` in its order, then any other tier of the jobs, sorted."""
-        listed = [str(t) for t in self.summary.get("tiers") or []]
-        seen = set(listed)
-        in_jobs = pc.unique(self.jobs.column("tier").drop_null()).to_pylist()
-        return listed + sorted(str(t) for t in in_jobs if str(t) not in seen)
-
-    @property
-    def span_s(self) -> float:
-        """``span_s`` of the summary, else the last recorded instant or job end."""
-        span = self.summary.get("span_s")
-        if isinstance(span, int | float) and not isinstance(span, bool) and span > 0:
-            return float(span)
-        candidates = [_max(self.timeseries.column("t_s")), _max(self.jobs.column("end_s"))]
-        candidates += [_max(self.jobs.column("submit_s"))]
-        return max([c for c in candidates if c is not None] + [1.0])
-
-    @property
-    def warmup_s(self) -> float:
-        """End of the warm-up the KPIs leave out, s (0: none, or a summary without it)."""
-        value = self.summary.get("warmup_s")
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
-        return 0.0
-
-    @property
-    def offtaker_names(self) -> list[str]:
-        return [str(o["name"]) for o in self.summary.get("offtakers") or []]
-
-
-def _max(column: pa.ChunkedArray) -> float | None:
-    value = pc.max(column).as_py()
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
-def _start_date(summary: Mapping[str, Any], path: Path) -> dt.date | None:
-    value = summary.get("start_date")
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError as exc:
-        raise ValueError(f"{path}: 'start_date' is not an ISO date: {value!r}") from exc
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def read_json_object(path: Path, missing: str) -> dict[str, Any]:
-    """A JSON object from ``path``; a ValueError naming the file when it is missing
-    (``missing`` says what should hold it), unreadable or not an object."""
-    if not path.is_file():
-        raise ValueError(f"{path}: missing; {missing}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not readable JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _read_summary(path: Path) -> dict[str, Any]:
-    summary = read_json_object(path, f"a run folder holds {SUMMARY_FILE} (narvik simulate)")
-    for key in REQUIRED_SUMMARY_KEYS:
-        if key not in summary:
-            raise ValueError(f"{path}: missing key {key!r}")
-    n = summary["n_gpus"]
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"{path}: 'n_gpus' must be a positive integer, got {n!r}")
-    if not isinstance(summary["jobs"], dict):
-        raise ValueError(f"{path}: 'jobs' must be an object of counts by state")
-    tiers = summary.get("tiers")
-    if tiers is not None and not (
-        isinstance(tiers, list) and all(isinstance(t, str) for t in tiers)
-    ):
-        raise ValueError(f"{path}: 'tiers' must be a list of tier names")
-    offtakers = summary.get("offtakers")
-    if offtakers is not None and not (
-        isinstance(offtakers, list) and all(isinstance(o, dict) and "name" in o for o in offtakers)
-    ):
-        raise ValueError(f"{path}: 'offtakers' must be a list of objects with a 'name'")
-    _start_date(summary, path)
-    return summary
-
-
-def _read_parquet(
-    path: Path, required: Sequence[str], optional_prefixes: Sequence[str] = ()
-) -> pa.Table:
-    """Read the required columns and those starting with ``optional_prefixes``."""
-    if not path.is_file():
-        raise ValueError(f"{path}: missing; a run folder holds {path.name} (narvik simulate)")
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
-    missing = [c for c in required if c not in schema.names]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-    wanted = list(required) + [
-        n for n in schema.names if n not in required and n.startswith(tuple(optional_prefixes))
-    ]
-    try:
-        return pq.read_table(path, columns=wanted)
-    except (OSError, pa.ArrowException) as exc:
-        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
-
-
-def _check_numeric(table: pa.Table, columns: Sequence[str], path: Path) -> None:
-    for name in columns:
-        t = table.schema.field(name).type
-        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)):
-            raise ValueError(f"{path}: column {name!r} must be numeric, got {t}")
-
-
-def load_run(run_dir: str | Path) -> RunData:
-    """Read and check the three files of a run folder (:class:`ValueError` naming the file)."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ValueError(f"{run_dir}: no such run folder")
-    summary = _read_summary(run_dir / SUMMARY_FILE)
-    physical = not str(summary["site"]).startswith("flat:")
-    jobs_path = run_dir / JOBS_FILE
-    jobs = _read_parquet(jobs_path, JOBS_COLUMNS)
-    _check_numeric(jobs, ("gpus", "submit_s", "start_s", "end_s"), jobs_path)
-    if not _is_text(jobs.schema.field("tier").type):
-        raise ValueError(f"{jobs_path}: column 'tier' must be text")
-    ts_path = run_dir / TIMESERIES_FILE
-    required = list(TIMESERIES_COLUMNS)
-    prefixes: list[str] = []
-    if physical:
-        required += PHYSICAL_TIMESERIES_COLUMNS
-        for o in summary.get("offtakers") or []:
-            required += [f"heat_demand_w[{o['name']}]", f"heat_delivered_w[{o['name']}]"]
-        prefixes = ["gpus_busy[", "gpus_total"]
-    timeseries = _read_parquet(ts_path, required, prefixes)
-    _check_numeric(timeseries, timeseries.column_names, ts_path)
-    if timeseries.num_rows > 1:
-        t = _floats(timeseries, "t_s")
-        if not np.all(np.diff(t) >= 0):
-            raise ValueError(f"{ts_path}: column 't_s' must be non-decreasing")
-    return RunData(run_dir=run_dir, summary=summary, jobs=jobs, timeseries=timeseries)
-
-
-def _is_text(t: pa.DataType) -> bool:
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
-
-
-def _floats(table: pa.Table, name: str) -> np.ndarray:
-    column = table.column(name).cast(pa.float64())
-    return pc.fill_null(column, math.nan).to_numpy()
 
 
 # --------------------------------------------------------------------------- figures
@@ -306,19 +151,31 @@ def _tier_masks(run: RunData) -> dict[str, np.ndarray]:
     return {t: pc.fill_null(pc.equal(tier, t), False).to_numpy() for t in run.tiers}
 
 
+def _counted_jobs(run: RunData) -> np.ndarray:
+    """The jobs the KPIs count: submitted at or after the warm-up's end (all without one)."""
+    return floats(run.jobs, "submit_s") >= run.warmup_s
+
+
+def _waits_note(run: RunData) -> str:
+    """Added to the "how to read" line of a wait distribution of a run with a warm-up."""
+    if run.warmup_s <= 0:
+        return ""
+    return " Jobs submitted in the warm-up are left out, as in the KPIs."
+
+
 def scheduling_sections(run: RunData) -> list[Section]:
     """Utilisation by tier over time and the queue wait distribution by tier."""
     ts = run.timeseries
-    t_s = _floats(ts, "t_s")
-    start = _floats(run.jobs, "start_s")
-    end = _floats(run.jobs, "end_s")
-    submit = _floats(run.jobs, "submit_s")
-    gpus = _floats(run.jobs, "gpus")
+    t_s = floats(ts, "t_s")
+    start = floats(run.jobs, "start_s")
+    end = floats(run.jobs, "end_s")
+    submit = floats(run.jobs, "submit_s")
+    gpus = floats(run.jobs, "gpus")
     masks = _tier_masks(run)
     tier_columns = [f"gpus_busy[{t}]" for t in run.tiers]
     if run.is_physical and all(c in ts.column_names for c in tier_columns):
         by_tier = {
-            t: StepSeries.of(t_s, _floats(ts, c))
+            t: StepSeries.of(t_s, floats(ts, c))
             for t, c in zip(run.tiers, tier_columns, strict=True)
         }
         source = "the busy GPUs of each tier, step by step"
@@ -327,11 +184,12 @@ def scheduling_sections(run: RunData) -> list[Section]:
         source = "job starts and ends in jobs.parquet"
     fleet: float | StepSeries = float(run.summary["n_gpus"])
     if "gpus_total" in ts.column_names:
-        fleet = StepSeries.of(t_s, _floats(ts, "gpus_total"))
-    total = StepSeries.of(t_s, _floats(ts, "gpus_busy"))
+        fleet = StepSeries.of(t_s, floats(ts, "gpus_total"))
+    total = StepSeries.of(t_s, floats(ts, "gpus_busy"))
     util = utilisation_figure(by_tier, fleet, run.span_s, run.start_date, busy_total=total)
     mark_warmup(util, run.warmup_s, run.start_date)
-    waits = {t: (start - submit)[m & np.isfinite(start)] for t, m in masks.items()}
+    counted = _counted_jobs(run)
+    waits = {t: (start - submit)[m & counted & np.isfinite(start)] for t, m in masks.items()}
     return [
         Section(
             "fig-utilisation",
@@ -347,9 +205,73 @@ def scheduling_sections(run: RunData) -> list[Section]:
             "Each curve is one tier's cumulative distribution of queue wait (start - submit) "
             "over the jobs that started: read across at 50% for the median, at 95% for the "
             "tail; a curve further left means shorter waits. Waits under 1 s are drawn at 1 s; "
-            "jobs still pending are not included.",
+            "jobs still pending are not included." + _waits_note(run),
         ),
     ]
+
+
+def queue_section(run: RunData) -> Section | None:
+    """Jobs waiting over time, from ``queued_jobs`` of the time series (physical sites);
+    None when the time series does not record it."""
+    ts = run.timeseries
+    if "queued_jobs" not in ts.column_names or ts.num_rows == 0:
+        return None
+    figure = queue_figure(
+        floats(ts, "t_s"), floats(ts, "queued_jobs"), run.span_s, run.start_date, run.warmup_s
+    )
+    return Section(
+        "fig-queue",
+        figure,
+        "The number of jobs waiting in the queue (submitted, not rejected, not yet started) "
+        "at the end of each step. A queue that keeps growing means more work arrives than "
+        "the free GPUs can take; its waits then grow too (long runs show the mean and the "
+        "peak per bin)." + _warmup_band(run),
+    )
+
+
+def tenant_wait_section(run: RunData) -> Section | None:
+    """The wait distribution per tenant, from the ``tenant`` column of the jobs (None
+    without it); tenants in the order of the summary's ``waits_by_guarantee``."""
+    if "tenant" not in run.jobs.column_names:
+        return None
+    tenancy = run.summary.get("tenancy") or {}
+    listed = tenancy.get("waits_by_guarantee") if isinstance(tenancy, Mapping) else None
+    tenants = pc.dictionary_encode(run.jobs.column("tenant")).combine_chunks()
+    waits = waits_by_group(
+        pc.fill_null(tenants.indices, -1).to_numpy(zero_copy_only=False),
+        [str(n) for n in tenants.dictionary.to_pylist()],
+        floats(run.jobs, "submit_s"),
+        floats(run.jobs, "start_s"),
+        _counted_jobs(run),
+        [str(k) for k in listed] if isinstance(listed, Mapping) else (),
+    )
+    return Section(
+        "fig-waits-tenant",
+        wait_figure(waits, by="tenant"),
+        "Each curve is one tenant's cumulative distribution of queue wait (first start - "
+        "submit) over its jobs that started, inside and beyond its guarantee together: read "
+        "across at 50% for the median, at 95% for the tail. A curve that rises at once and "
+        "then creeps to the right is a tenant whose guaranteed work starts at once while "
+        "its borrowed work waits (the table above splits them). Waits under 1 s are drawn "
+        "at 1 s." + _waits_note(run),
+    )
+
+
+def chiller_use(run: RunData) -> ChillerUse:
+    """The trim chillers over the steps of the PUE figure (every step of the time series),
+    from its ``chiller_power_w``; without that column, the summary's ``chiller_energy_mwh``."""
+    ts = run.timeseries
+    if "chiller_power_w" not in ts.column_names:
+        value = run.summary.get("chiller_energy_mwh")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return ChillerUse(float(value))
+        return ChillerUse(None)
+    t_s = floats(ts, "t_s")
+    power_w = np.nan_to_num(floats(ts, "chiller_power_w"), nan=0.0)
+    end_s = max(run.span_s, float(t_s.max(initial=0.0)))
+    width_s = np.clip(np.diff(np.append(t_s, end_s)), 0.0, None)
+    energy_mwh = float(np.sum(power_w * width_s)) / J_PER_MWH
+    return ChillerUse(energy_mwh, int(np.count_nonzero(power_w > 0)), int(t_s.size))
 
 
 def _warmup_band(run: RunData) -> str:
@@ -360,14 +282,14 @@ def _warmup_band(run: RunData) -> str:
 def facility_sections(run: RunData) -> list[Section]:
     """Power against the cap, PUE against ambient temperature and heat per offtaker."""
     ts = run.timeseries
-    t_s = _floats(ts, "t_s")
+    t_s = floats(ts, "t_s")
     start_date = run.start_date
     power = power_figure(
-        StepSeries.of(t_s, _floats(ts, "facility_power_w")),
-        StepSeries.of(t_s, _floats(ts, "power_cap_w")),
+        StepSeries.of(t_s, floats(ts, "facility_power_w")),
+        StepSeries.of(t_s, floats(ts, "power_cap_w")),
         run.span_s,
         start_date,
-        it_power_w=StepSeries.of(t_s, _floats(ts, "it_power_w")),
+        it_power_w=StepSeries.of(t_s, floats(ts, "it_power_w")),
     )
     mark_warmup(power, run.warmup_s, start_date)
     sections = [
@@ -380,25 +302,23 @@ def facility_sections(run: RunData) -> list[Section]:
         ),
         Section(
             "fig-pue",
-            pue_figure(t_s, _floats(ts, "ambient_c"), _floats(ts, "pue"), start_date),
-            "One point per step: PUE (facility power / IT power) against the outdoor "
-            "temperature. The flat floor at low temperatures is free cooling by the dry "
-            "coolers; the rise at high temperatures is the trim chillers taking over.",
+            pue_figure(t_s, floats(ts, "ambient_c"), floats(ts, "pue"), start_date, run.warmup_s),
+            pue_how_to_read(chiller_use(run), warmup=run.warmup_s > 0),
         ),
     ]
     names = run.offtaker_names
     if names:
         offtakers = {
-            n: (_floats(ts, f"heat_demand_w[{n}]"), _floats(ts, f"heat_delivered_w[{n}]"))
+            n: (floats(ts, f"heat_demand_w[{n}]"), floats(ts, f"heat_delivered_w[{n}]"))
             for n in names
         }
         sections.append(
             Section(
                 "fig-heat",
-                heat_figure(t_s, run.span_s, offtakers, start_date),
+                heat_figure(t_s, run.span_s, offtakers, start_date, run.warmup_s),
                 "For each heat offtaker, the pale bar is the heat it asked for and the solid "
                 "bar in front the heat delivered from the GPU cooling loop; a visible pale "
-                "part is demand left unmet.",
+                "part is demand left unmet." + _warmup_band(run),
             )
         )
     return sections
@@ -503,6 +423,9 @@ def _table_html(table: TenancyTable) -> str:
     return body + f'<p class="how"><b>How to read this:</b> {_e(table.how_to_read)}</p></section>'
 
 
+CURTAIL = "tenancy-curtailments"
+
+
 def tenancy_html(run: RunData) -> str:
     """The "Tenancy" section of a multi-tenant run; "" when the summary has no ``tenancy``."""
     view = tenancy_view(run.summary, run.start_date)
@@ -517,11 +440,17 @@ def tenancy_html(run: RunData) -> str:
         "service each tier got, the guarantees kept, the work lost to preemption, how the "
         "site answered the grid operator, and what each tenant was billed.</p>",
         _table_html(tables["tenancy-service"]),
+        _table_html(tables[GUARANTEE_WAITS_KEY]),
+    ]
+    tenant_waits = tenant_wait_section(run)
+    if tenant_waits is not None:
+        parts.append(_figure_html(tenant_waits))
+    parts += [
         '<div class="tgrid">',
         _table_html(tables["tenancy-guarantees"]),
         _table_html(tables["tenancy-preemptions"]),
         "</div>",
-        _table_html(tables["tenancy-curtailments"]),
+        *([_table_html(tables[CURTAIL])] if CURTAIL in tables else []),  # not on flat pools
         _table_html(tables["tenancy-reservations"]),
     ]
     if view.bills is not None:
@@ -533,7 +462,12 @@ def tenancy_html(run: RunData) -> str:
                     "Each bar is one calendar month (UTC); its segments are the tenants' "
                     "bills for the GPU-hours they ran that month (guaranteed and borrowed "
                     "hours at their prices), in million EUR. The height of the bar is the "
-                    "site's revenue for the month.",
+                    "site's revenue for the month."
+                    + (
+                        " The warm-up is not billed: the first month counts from its end."
+                        if run.warmup_s > 0
+                        else ""
+                    ),
                 )
             )
         )
@@ -541,9 +475,29 @@ def tenancy_html(run: RunData) -> str:
     return "\n".join(parts)
 
 
+def _guide_html(run: RunData) -> str:
+    """The card under the KPI tables of a multi-tenant run: what its waits, guarantee hours
+    and start SLO measure, and, per tenant with a quota, the three side by side."""
+    terms = "".join(f"<dt>{_e(term)}</dt><dd>{_e(text)}</dd>" for term, text in READING_GUIDE)
+    tenancy = run.summary.get("tenancy")
+    lines = guarantee_lines(tenancy) if isinstance(tenancy, Mapping) else []
+    in_run = ""
+    if lines:
+        in_run = (
+            '<p class="tnote">In this run (the table <a href="#'
+            f'{GUARANTEE_WAITS_KEY}">Waits inside and beyond the guarantee</a> has them all):'
+            f"</p><ul>{''.join(f'<li>{_e(line)}</li>' for line in lines)}</ul>"
+        )
+    return (
+        '<section class="card guide" id="reading-guide"><h3>Waits, guarantee hours and the '
+        f"start SLO: what each measures</h3><dl>{terms}</dl>{in_run}</section>"
+    )
+
+
 def render_html(run: RunData) -> str:
     """The report as one self-contained HTML document (plotly.js inlined in the head)."""
     parts = [_header(run), "<main>"]
+    tenancy = tenancy_html(run)
     parts.append("<h2>Key performance indicators</h2>")
     parts.append(f'<section class="card" id="kpis">{_kpi_tables(run.summary)}')
     if run.warmup_s > 0:
@@ -558,8 +512,13 @@ def render_html(run: RunData) -> str:
         "start - submit of the jobs that started, in hours; PUE, REF and ERF follow ISO/IEC "
         "30134; a dash means the run did not record the value.</p></section>"
     )
+    if tenancy:
+        parts.append(_guide_html(run))
     parts.append("<h2>Scheduling</h2>")
     parts += [_figure_html(s) for s in scheduling_sections(run)]
+    queue = queue_section(run)
+    if queue is not None:
+        parts.append(_figure_html(queue))
     parts.append("<h2>Facility</h2>")
     if run.is_physical:
         parts += [_figure_html(s) for s in facility_sections(run)]
@@ -572,7 +531,6 @@ def render_html(run: RunData) -> str:
             "left out. Run a physical site (e.g. <code>--site stargate-norway</code>) "
             "to see them.</p>"
         )
-    tenancy = tenancy_html(run)
     if tenancy:
         parts.append(tenancy)
     parts.append("</main>")

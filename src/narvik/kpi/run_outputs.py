@@ -1,9 +1,12 @@
-"""The files of a simulation run: ``summary.json``, ``jobs.parquet``, ``timeseries.parquet``.
+"""The files of a simulation run: ``summary.json``, ``jobs.parquet``, ``timeseries.parquet``
+and, on physical sites, ``offtakers.parquet``.
 
 Columns and keys follow ARCHITECTURE.md; physical sites add placement columns
 to the job table, a row per physics step to the time series (with busy GPUs per
 tier, queue length, grid cap, PUE and heat per offtaker) and the energy KPIs to
-the summary. A run is written into a staging folder first and moved into place,
+the summary. Every time series has a UTC ``time`` column beside ``t_s``
+(:mod:`narvik.kpi.run_time`); waits in the summary are rounded to the millisecond
+(:mod:`narvik.kpi.waits`). A run is written into a staging folder first and moved into place,
 so a failed run leaves no half-written folder.
 """
 
@@ -20,7 +23,9 @@ import pyarrow as pa
 
 from narvik.atomic import write_json_atomic
 from narvik.kpi.energy import energy_totals, offtaker_totals
+from narvik.kpi.run_time import OFFTAKERS_FILE, run_offtakers_table, with_time
 from narvik.kpi.tenancy_summary import tenancy_summary
+from narvik.kpi.waits import round_waits
 from narvik.kpi.warmup import KpiView, kpi_view, warmup_s
 from narvik.scenario import Results
 from narvik.sim.recorders import jobs_table, summarize, timeseries_table, write_parquet_atomic
@@ -28,12 +33,13 @@ from narvik.sim.tenancy_result import TenancyResult
 from narvik.site import Site
 from narvik.units import SECONDS_PER_HOUR
 
-RUN_FILES = ("summary.json", "jobs.parquet", "timeseries.parquet", "report.html")
+RUN_FILES = ("summary.json", "jobs.parquet", "timeseries.parquet", OFFTAKERS_FILE, "report.html")
+"""Every file a run may write (``offtakers.parquet``: physical sites only)."""
 
 
 def run_summary(results: Results) -> dict[str, Any]:
     """The ``summary.json`` dict of a run; every KPI leaves out the warm-up
-    (:mod:`narvik.kpi.warmup` says how)."""
+    (:mod:`narvik.kpi.warmup` says how); waits are rounded to the ms (:func:`round_waits`)."""
     spec = results.spec
     view = kpi_view(results)
     summary = summarize(view.results.schedule)
@@ -51,6 +57,7 @@ def run_summary(results: Results) -> dict[str, Any]:
             "start_date": spec.start_date.isoformat() if results.steps is not None else None,
             "tiers": sorted({str(t) for t in results.jobs.tier.tolist()}),
             "trace_skipped": dict(sorted(results.skipped.items())),
+            "notices": list(results.notices),
             "workload": spec.workload.model_dump(mode="json"),
         }
     )
@@ -61,7 +68,8 @@ def run_summary(results: Results) -> dict[str, Any]:
         summary["utilization"] = gpu_hours / _online_gpu_hours(view)
         summary["preemptions_total"] = int(sched.preemptions.sum())
         summary["gpu_hours_lost_to_preemption"] = float(sched.lost_gpu_s.sum()) / SECONDS_PER_HOUR
-        summary["tenancy"] = tenancy_summary(view)
+        if spec.tenancy is not None:  # fcfs/easy on a site may run without tenants
+            summary["tenancy"] = tenancy_summary(view)
     steps = view.results.steps
     if steps is not None:
         site = cast(Site, results.site)  # step series come only with a physical site
@@ -75,7 +83,7 @@ def run_summary(results: Results) -> dict[str, Any]:
         summary["phase"] = spec.phase or site.phase_at(spec.start_date).name
         summary["step_s"] = steps.step_s
         summary["placement"] = _placement_stats(view.results)
-    return summary
+    return round_waits(summary)
 
 
 def _online_gpu_hours(view: KpiView) -> float:
@@ -130,10 +138,16 @@ def _fragmentation(results: Results) -> dict[str, float | None]:
 
 def run_jobs_table(results: Results) -> pa.Table:
     """``jobs.parquet``: every job, with ``in_warmup`` (submitted before the warm-up's end,
-    so left out of the KPIs)."""
+    so left out of the KPIs) and, for runs with a ``tenancy`` summary (the ``narvik``
+    policy, and every policy on a physical site), ``within_guarantee`` (the job fit its
+    tenant's unused guarantee when it was submitted: the work the start SLO and the
+    guarantee hours judge; the rest runs on borrowed capacity)."""
     table = jobs_table(results.schedule)
     in_warmup = results.jobs.submit_s < warmup_s(results)
     table = table.append_column("in_warmup", pa.array(in_warmup, pa.bool_()))
+    if isinstance(results.schedule, TenancyResult):
+        fits = pa.array(results.schedule.fits_guarantee, pa.bool_())
+        table = table.append_column("within_guarantee", fits)
     if results.nvlink_domains is None:
         return table
     doms = np.asarray(results.nvlink_domains)
@@ -144,9 +158,10 @@ def run_jobs_table(results: Results) -> pa.Table:
 
 
 def run_timeseries_table(results: Results) -> pa.Table:
-    """``timeseries.parquet``: every row, with ``in_warmup`` (the row's instant lies before
-    the warm-up's end, so it is left out of the KPIs)."""
-    table = _timeseries(results)
+    """``timeseries.parquet``: every row, with ``time`` (UTC: the scenario's start date at
+    00:00 plus ``t_s``) and ``in_warmup`` (the row's instant lies before the warm-up's end,
+    so it is left out of the KPIs)."""
+    table = with_time(_timeseries(results), results.spec.start_date)
     in_warmup = table.column("t_s").to_numpy() < warmup_s(results)
     return table.append_column("in_warmup", pa.array(in_warmup, pa.bool_()))
 
@@ -191,9 +206,12 @@ def write_run(
     summary: dict[str, Any] | None = None,
     jobs: pa.Table | None = None,
     timeseries: pa.Table | None = None,
+    offtakers: pa.Table | None = None,
 ) -> dict[str, Path]:
     """Write the run's files (and its report) into ``out_dir``; all or nothing per file.
-    ``summary``, ``jobs`` and ``timeseries``: the run's, when already computed."""
+    ``summary``, ``jobs``, ``timeseries`` and ``offtakers``: the run's, when already
+    computed. Returns the paths written, by name (a file of :data:`RUN_FILES` the run
+    does not have is removed from an existing ``out_dir``)."""
     from narvik.kpi.report import render_report
 
     out = Path(out_dir)
@@ -205,6 +223,9 @@ def write_run(
         write_parquet_atomic(jobs, staging / "jobs.parquet")
         series = timeseries if timeseries is not None else run_timeseries_table(results)
         write_parquet_atomic(series, staging / "timeseries.parquet")
+        heat = offtakers if offtakers is not None else run_offtakers_table(results)
+        if heat is not None:
+            write_parquet_atomic(heat, staging / OFFTAKERS_FILE)
         summary = summary if summary is not None else run_summary(results)
         write_json_atomic(staging / "summary.json", summary)
         render_report(staging)
@@ -212,7 +233,16 @@ def write_run(
             os.rename(staging, out)
         else:
             for name in RUN_FILES:
-                os.replace(staging / name, out / name)
+                _replace_or_remove(staging / name, out / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {name: out / name for name in RUN_FILES}
+    return {name: out / name for name in RUN_FILES if (out / name).is_file()}
+
+
+def _replace_or_remove(new: Path, old: Path) -> None:
+    """Move ``new`` over ``old``; without ``new``, remove ``old`` (a file of an earlier
+    run that this one does not have)."""
+    if new.exists():
+        os.replace(new, old)
+    else:
+        old.unlink(missing_ok=True)

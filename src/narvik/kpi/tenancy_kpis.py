@@ -23,7 +23,8 @@ Definitions and sources:
   Discrimination for Resource Allocation in Shared Computer Systems",
   DEC-TR-301, 1984.
 - Waits and start SLO: wait = first start - submit; SLO attainment as in
-  :func:`wait_and_slo_by_tier`.
+  :func:`wait_and_slo_by_tier`; waits of the work inside and beyond the guarantee
+  in :func:`waits_by_guarantee`.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ __all__ = [
     "owners_split",
     "preemption_summary",
     "wait_and_slo_by_tier",
+    "waits_by_guarantee",
 ]
 
 
@@ -545,6 +547,57 @@ def wait_and_slo_by_tier(
             if row["jobs_in_slo_scope"]:
                 row["slo_attainment"] = row["slo_met"] / row["jobs_in_slo_scope"]
         out[name] = row
+    return out
+
+
+def _wait_stats(waits_s: NDArray[np.float64], jobs: int) -> dict[str, Any]:
+    """``jobs``, ``jobs_started`` and the mean, median and 95th percentile of ``waits_s``
+    (the waits of the started jobs; numpy's linear percentiles, None when none started)."""
+    n = int(waits_s.size)
+    return {
+        "jobs": jobs,
+        "jobs_started": n,
+        "mean_s": float(waits_s.mean()) if n else None,
+        "p50_s": float(np.percentile(waits_s, 50)) if n else None,
+        "p95_s": float(np.percentile(waits_s, 95)) if n else None,
+    }
+
+
+def waits_by_guarantee(
+    group: ArrayLike,
+    submit_s: ArrayLike,
+    first_start_s: ArrayLike,
+    fits_guarantee: ArrayLike,
+    order: Sequence[str] = (),
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Waits of the work inside and beyond the guarantee, per group (tenant or tier).
+
+    Per job: its group, submit time, first start (NaN: never started) and whether it
+    fit its tenant's unused guarantee when it was submitted (the jobs the start SLO
+    and the guarantee hours judge). Work that did not fit runs, if at all, on
+    capacity other tenants leave idle and may be preempted; it has no promise of a
+    start. Per group (those of ``order`` first, listed even without jobs, then any
+    other group met in ``group``, sorted): ``{"inside": stats, "beyond": stats}`` where
+    stats are ``jobs``, ``jobs_started`` and ``mean_s``, ``p50_s``, ``p95_s`` of wait =
+    first start - submit over the started jobs (None when none started).
+    """
+    grp = np.asarray(group).astype(str)
+    sub = np.asarray(submit_s, dtype=np.float64)
+    start = np.asarray(first_start_s, dtype=np.float64)
+    fits = np.asarray(fits_guarantee, dtype=bool)
+    if not (grp.shape == sub.shape == start.shape == fits.shape):
+        raise ValueError("group, submit_s, first_start_s and fits_guarantee must have one length")
+    started = ~np.isnan(start)
+    wait = start - sub
+    names = [str(n) for n in order]
+    names += sorted(str(g) for g in np.unique(grp) if str(g) not in names)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in names:
+        mine = grp == name
+        out[name] = {
+            part: _wait_stats(wait[mine & side & started], int(np.sum(mine & side)))
+            for part, side in (("inside", fits), ("beyond", ~fits))
+        }
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from narvik.kpi.plots import _color, base_layout
+from narvik.sim.tenancy_setup import OTHER_TENANT
 from narvik.units import SECONDS_PER_HOUR
 
 #: Pseudo-tenant of the ledger carrying the energy of steps with no busy GPU.
@@ -161,7 +162,8 @@ def service_table(tenancy: Mapping[str, Any]) -> TenancyTable:
         ),
         rows=tuple(rows),
         how_to_read=(
-            "Waits are first start - submit over the jobs that started. The start SLO "
+            "Waits are first start - submit over all the jobs that started, inside and "
+            "beyond their tenant's guarantee (the next table splits them). The start SLO "
             "promises a start within the given time to work that fits its tenant's unused "
             "guarantee; attainment is the share of such jobs that started in time (jobs "
             "still waiting at the end count only once their deadline has passed). Jain's "
@@ -169,6 +171,74 @@ def service_table(tenancy: Mapping[str, Any]) -> TenancyTable:
             "share: 1 is perfectly fair, 1/n means one of n tenants got everything."
         ),
         empty="The run recorded no tiers.",
+    )
+
+
+def _wait_cells(side: Mapping[str, Any]) -> tuple[str, ...]:
+    """Started / jobs and the p50, p95 and mean wait (h) of one side of the guarantee."""
+    to_h = 1 / SECONDS_PER_HOUR
+    return (
+        f"{_num(side.get('jobs_started'), ',.0f')} / {_num(side.get('jobs'), ',.0f')}",
+        _num(side.get("p50_s"), ",.2f", to_h),
+        _num(side.get("p95_s"), ",.2f", to_h),
+        _num(side.get("mean_s"), ",.2f", to_h),
+    )
+
+
+def _guarantee_row(name: str, tier: Any, entry: Mapping[str, Any]) -> tuple[str, ...]:
+    inside = entry.get("inside")
+    beyond = entry.get("beyond")
+    return (
+        name,
+        str(tier or DASH),
+        *_wait_cells(inside if isinstance(inside, Mapping) else {}),
+        *_wait_cells(beyond if isinstance(beyond, Mapping) else {}),
+    )
+
+
+def guarantee_waits_table(tenancy: Mapping[str, Any]) -> TenancyTable:
+    """Waits of the work inside and beyond each tenant's guarantee, then per tier."""
+    rows = tuple(
+        _guarantee_row(tenant, w.get("tier"), w)
+        for tenant, w in _items(tenancy.get("waits_by_guarantee"))
+    )
+    total = tuple(
+        _guarantee_row("All tenants", tier, w)
+        for tier, w in _items(tenancy.get("waits_by_guarantee_by_tier"))
+    )
+    notes: tuple[str, ...] = ()
+    if any(row[0] == OTHER_TENANT for row in rows):
+        notes = (
+            f"{OTHER_TENANT} gathers the jobs of tenants of the workload that the tenancy "
+            "does not list; they hold no guarantee.",
+        )
+    columns = [Column("Tenant", numeric=False), Column("Tier", numeric=False)]
+    for side in ("Inside", "Beyond"):
+        columns += [
+            Column(f"{side}: started / jobs (jobs)"),
+            Column(f"{side}: wait p50 (h)"),
+            Column(f"{side}: wait p95 (h)"),
+            Column(f"{side}: wait mean (h)"),
+        ]
+    return TenancyTable(
+        key="tenancy-waits-guarantee",
+        title="Waits inside and beyond the guarantee",
+        columns=tuple(columns),
+        rows=rows,
+        total=total,
+        notes=notes,
+        how_to_read=(
+            "A job is inside the guarantee when it fit what was left of its tenant's "
+            "guarantee when it was submitted (its quota and the GPUs it had booked for that "
+            "moment, less the GPUs its guaranteed work held and those already promised to "
+            "its earlier queued jobs): this is the work the start SLO and the guarantee "
+            "hours judge. Every other job is beyond "
+            "the guarantee: it can only run on capacity other tenants leave idle (borrowed, "
+            "and preemptible), with no promise of a start, so it may wait long when the site "
+            "is full. Waits are first start - submit over the started jobs; the bold rows "
+            "are whole tiers."
+        ),
+        empty="The run recorded no waits by guarantee (written by an older narvik).",
     )
 
 
@@ -337,9 +407,26 @@ def reservations_table(tenancy: Mapping[str, Any], start_date: dt.date | None) -
     )
 
 
+#: The figures of a ledger row; a row whose every one is 0 (or missing) is not shown.
+LEDGER_FIGURES = (
+    "gpu_hours_guaranteed",
+    "gpu_hours_borrowed",
+    "energy_mwh",
+    "energy_cost_eur",
+    "bill_eur",
+)
+
+
+def _all_zero(row: Mapping[str, Any]) -> bool:
+    return not any(row.get(k) for k in LEDGER_FIGURES)
+
+
 def ledger_table(tenancy: Mapping[str, Any]) -> TenancyTable:
-    """GPU-hours, energy and bill per month and tenant, with the totals of the run."""
-    ledger = _rows(tenancy.get("ledger"))
+    """GPU-hours, energy and bill per month and tenant, with the totals of the run; rows
+    whose every figure is 0 (a tenant with no work in a month, the idle row of a month
+    with a GPU busy in every step) are left out, and a note says how many."""
+    every = _rows(tenancy.get("ledger"))
+    ledger = [r for r in every if not _all_zero(r)]
     rows = []
     sums = {"g": 0.0, "b": 0.0, "e": 0.0, "c": 0.0, "bill": 0.0}
     priced = bool(ledger)
@@ -377,6 +464,9 @@ def ledger_table(tenancy: Mapping[str, Any]) -> TenancyTable:
         _num(sums["c"] if priced else None, ",.0f", 1e-3),
         _num(sums["bill"], ",.0f", 1e-3),
     )
+    dropped = len(every) - len(ledger)
+    notes = (f"{dropped:,} row(s) whose every figure is 0 are left out.",) if dropped else ()
+    idle = any(r.get("tenant") == IDLE_TENANT for r in ledger)
     return TenancyTable(
         key="tenancy-ledger",
         title="Monthly ledger",
@@ -392,14 +482,24 @@ def ledger_table(tenancy: Mapping[str, Any]) -> TenancyTable:
         ),
         rows=tuple(rows),
         total=(total,) if ledger else (),
+        notes=notes,
         how_to_read=(
             "Guaranteed GPU-hours ran within the tenant's quota and are billed at its price; "
             "borrowed GPU-hours ran on capacity lent beyond it, at the borrowed price. The "
             "facility energy (IT, cooling, losses) of every step is split among the tenants "
-            f"by their busy GPU-hours in the step; {IDLE_TENANT} carries the energy of steps "
-            "with no GPU busy. 1 kEUR = 1,000 EUR."
+            "by their busy GPU-hours in the step"
+            + (
+                f"; {IDLE_TENANT} carries the energy of steps with no GPU busy"
+                if idle
+                else " (every step had a GPU busy, so no energy is left unattributed)"
+            )
+            + ". 1 kEUR = 1,000 EUR."
         ),
-        empty="The run has no monthly ledger (no physics steps to bill).",
+        empty=(
+            "Every figure of the ledger is 0: no GPU-hours, energy or bill in the run."
+            if every
+            else "The run has no monthly ledger (no physics steps to bill)."
+        ),
         group_first_column=True,
     )
 
@@ -526,13 +626,19 @@ def tenancy_view(summary: Mapping[str, Any], start_date: dt.date | None) -> Tena
     tenancy = summary.get("tenancy")
     if not isinstance(tenancy, Mapping):
         return TenancyView()
+    # A pool without a power model (flat:N) answers no grid operator: no curtailment table
+    # unless the summary has curtailments.
+    has_power = "facility_energy_mwh" in summary or bool(tenancy.get("curtailments"))
     tables = [
         service_table(tenancy),
+        guarantee_waits_table(tenancy),
         guarantees_table(tenancy),
         preemptions_table(tenancy, summary),
-        curtailments_table(tenancy, start_date),
+        *([curtailments_table(tenancy, start_date)] if has_power else []),
         reservations_table(tenancy, start_date),
         ledger_table(tenancy),
         owners_table(tenancy),
     ]
-    return TenancyView(tables=tables, bills=bills_figure(_rows(tenancy.get("ledger"))))
+    ledger = _rows(tenancy.get("ledger"))
+    billed = any((r.get("bill_eur") or 0) > 0 for r in ledger)
+    return TenancyView(tables=tables, bills=bills_figure(ledger) if billed else None)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from narvik.kpi.tenancy_kpis import (
+    IDLE_TENANT,
     curtailment_table,
     curtailment_verdicts,
     curtailments_met,
@@ -17,12 +18,14 @@ from narvik.kpi.tenancy_kpis import (
     owners_split,
     preemption_summary,
     wait_and_slo_by_tier,
+    waits_by_guarantee,
 )
 from narvik.kpi.warmup import KpiView, kpi_view
 from narvik.scenario import Results
 from narvik.sim.tenancy_result import TenancyResult
 from narvik.sim.tenancy_setup import OTHER_TENANT
 from narvik.units import SECONDS_PER_HOUR
+from narvik.workload.tenancy import Tenancy
 
 
 def guarantee_hours(
@@ -55,10 +58,40 @@ def guarantee_hours(
     return int(hours - first - violated.sum()), hours - first
 
 
+def _idle_zero(row: dict[str, Any]) -> bool:
+    """A ledger row of the idle pseudo-tenant with no energy: a month in which some GPU
+    was busy in every step (every other figure of an idle row is 0 by definition)."""
+    return row["tenant"] == IDLE_TENANT and not row["energy_mwh"] and not row["energy_cost_eur"]
+
+
+def _guarantee_waits(
+    sched: TenancyResult, tenancy: Tenancy, tenant: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """``waits_by_guarantee`` (per tenant of the tenancy, with its tier, then the others)
+    and ``waits_by_guarantee_by_tier`` (per tier of the tenancy, then the others)."""
+    jobs = sched.jobs
+    args = (jobs.submit_s, sched.start_s, sched.fits_guarantee)
+    tier_of = {t.name: t.tier for t in tenancy.tenants}
+    by_tenant = waits_by_guarantee(tenant, *args, order=list(tier_of))
+    return {
+        "waits_by_guarantee": {n: {"tier": tier_of.get(n), **w} for n, w in by_tenant.items()},
+        "waits_by_guarantee_by_tier": waits_by_guarantee(
+            jobs.tier, *args, order=[t.name for t in tenancy.tiers]
+        ),
+    }
+
+
 def tenancy_summary(run: Results | KpiView) -> dict[str, Any]:
     """The ``tenancy`` part of the summary, without the warm-up (:mod:`narvik.kpi.warmup`):
     job figures count the jobs submitted after it; guarantee hours, power passes,
-    curtailments, bookings and the ledger count the time after it."""
+    curtailments, bookings and the ledger count the time after it.
+
+    ``waits_by_guarantee`` (per tenant, with its tier) and ``waits_by_guarantee_by_tier``
+    split the waits between the jobs that fit the tenant's unused guarantee when
+    submitted (``inside``: the work the start SLO and the guarantee hours judge) and the
+    rest (``beyond``: work on borrowed capacity, with no promise of a start); see
+    :func:`~narvik.kpi.tenancy_kpis.waits_by_guarantee`. The ledger leaves out the idle
+    rows of months whose every step had a GPU busy (all their figures are 0)."""
     view = run if isinstance(run, KpiView) else kpi_view(run)
     results = view.results
     full = view.full.schedule
@@ -127,7 +160,7 @@ def tenancy_summary(run: Results | KpiView) -> dict[str, Any]:
         )
         labels, edges = month_edges_s(spec.start_date, span)
         counted = {m for m, end in zip(labels, edges[1:], strict=True) if end > view.start_s}
-        ledger = [row for row in ledger if row["month"] in counted]
+        ledger = [row for row in ledger if row["month"] in counted and not _idle_zero(row)]
         split = owners_split(ledger, tenancy.owners)
     within = sched.t_s >= 0
     for c in full.curtailments:  # all of them: their deadline windows excuse the passes
@@ -144,6 +177,7 @@ def tenancy_summary(run: Results | KpiView) -> dict[str, Any]:
     met, total = curtailments_met(curtailments)
     return {
         "wait_slo_by_tier": waits,
+        **_guarantee_waits(sched, tenancy, tenant),
         "guarantee_hours": guarantees,
         "preemptions": preemption_summary(tenant, sched.preemptions, sched.lost_gpu_s),
         "fairness_jain_by_tier": fairness,

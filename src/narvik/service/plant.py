@@ -33,7 +33,10 @@ class PowerNow:
     ambient_c: float
     it_power_w: float
     facility_power_w: float
+    grid_capacity_w: float
+    """The grid connection of the phase in force, W."""
     grid_cap_w: float
+    """The cap in force: the connection less the power shed by active curtailments, W."""
     heat_reused_w: float
     pue: float
     offtaker_delivered_w: dict[str, float]
@@ -117,7 +120,11 @@ class Plant:
         ambient, month = self._ambient(t_s)
         return _budget(model, model.grid_capacity_w - shed_w, round(ambient, 1), month)
 
-    def power_now(self, t_s: float, busy_gpus: int, cap_fraction: float) -> PowerNow | None:
+    def power_now(
+        self, t_s: float, busy_gpus: int, cap_fraction: float, shed_w: float = 0.0
+    ) -> PowerNow | None:
+        """Power at ``t_s`` with ``busy_gpus`` at the GPU power cap ``cap_fraction``, under
+        active curtailments that shed ``shed_w`` below the grid connection."""
         model = self.model(t_s)
         if model is None:
             return None
@@ -130,7 +137,8 @@ class Plant:
             ambient_c=ambient,
             it_power_w=it_w,
             facility_power_w=fac_w,
-            grid_cap_w=model.grid_capacity_w,
+            grid_capacity_w=model.grid_capacity_w,
+            grid_cap_w=max(model.grid_capacity_w - shed_w, 0.0),
             heat_reused_w=float(hours.heat_reused_w[0]),
             pue=fac_w / it_w if it_w > 0 else math.nan,
             offtaker_delivered_w={

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,7 +27,9 @@ class ServiceSettings(BaseSettings):
         default=1.0, gt=0, le=1e6, description="service seconds per wall second (demos, tests)"
     )
     clock_start: dt.datetime | None = Field(
-        default=None, description="service time at start, UTC (default: now)"
+        default=None,
+        description="service time at start, UTC (default: now, or the scenario's start_date "
+        "at 00:00 UTC if now precedes it)",
     )
     pass_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="wall seconds between scheduling passes"
@@ -41,3 +43,11 @@ class ServiceSettings(BaseSettings):
         description="where a token made at first start is written (mode 600)",
     )
     scheduler: bool = Field(default=True, description="run scheduling passes in the background")
+
+    @field_validator("clock_start")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """A time without a zone is UTC (never the machine's local time)."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value

@@ -147,6 +147,8 @@ class _Parser:
             if comment[b]:
                 self._header_line(line)
         record[blank_lines] = False
+        if not record.any():  # only comments and blank lines (a header with no jobs)
+            return np.empty((0, len(_KEEP))), np.empty(0, dtype=np.int64)
         text = self._blank(chunk, starts, ends, blank_lines) if blank_lines else chunk
         vals = self._fromstring(text)
         if vals is None or len(vals) != N_FIELDS * int(record.sum()):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -18,8 +19,11 @@ from narvik.service.settings import ServiceSettings
 API = "/api/v1"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    ctx = build_context(settings or ServiceSettings())
+def create_app(
+    settings: ServiceSettings | None = None, *, wall_s: Callable[[], float] = time.time
+) -> FastAPI:
+    """``wall_s``: the wall clock the service clock starts from (tests give a fixed one)."""
+    ctx = build_context(settings or ServiceSettings(), wall_s)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from narvik.scenario import ScenarioError, load_scenario
@@ -16,10 +18,10 @@ from narvik.service.api.batcher import SubmitBatcher
 from narvik.service.api.directory import TenantDirectory
 from narvik.service.api.queries import tenants, tokens
 from narvik.service.api.schemas import TokenIn
-from narvik.service.clock import Clock
+from narvik.service.clock import Clock, clock_start
 from narvik.service.db import Database
 from narvik.service.metrics import Metrics
-from narvik.service.plant import Plant
+from narvik.service.plant import Plant, utc
 from narvik.service.runtime.runner import PassRunner
 from narvik.service.runtime.scheduler import PassReport, Scheduler, read_meta
 from narvik.service.settings import ServiceSettings
@@ -40,6 +42,9 @@ class ServiceContext:
     scheduler: Scheduler
     tenants: TenantDirectory
     batcher: SubmitBatcher
+    clock_notice: str | None = None
+    """Why the clock starts where it does, when that is not the time given or now
+    (``narvik serve`` prints it)."""
 
     def now_s(self) -> float:
         return self.clock.now_s()
@@ -56,7 +61,10 @@ class ServiceContext:
         self.scheduler.submitted(rows)
 
 
-def build_context(settings: ServiceSettings) -> ServiceContext:
+def build_context(
+    settings: ServiceSettings, wall_s: Callable[[], float] = time.time
+) -> ServiceContext:
+    """``wall_s``: the wall clock (tests give a fixed one)."""
     spec = load_scenario(settings.scenario)
     if spec.tenancy is None:
         raise ScenarioError(f"{settings.scenario}: the service needs a scenario with [tenancy]")
@@ -64,11 +72,15 @@ def build_context(settings: ServiceSettings) -> ServiceContext:
     plant = Plant.load(str(site), spec.tenancy, spec.busy_gpu_utilization)
     db = Database(settings.db_url)
     db.migrate()
-    clock = Clock(speed=settings.clock_speed)
-    if settings.clock_start is not None:
-        clock.origin_s = settings.clock_start.timestamp()
+    start = clock_start(settings.clock_start, spec.start_date, wall_s())
+    clock = Clock(speed=settings.clock_speed, origin_s=start.origin_s)
+    notice = start.notice
     with db.read() as session:
-        clock.resume_after(read_meta(session).get("last_pass_s", 0.0))
+        if clock.resume_after(read_meta(session).get("last_pass_s", 0.0)):
+            notice = f"clock resumes at {utc(clock.origin_s):%Y-%m-%dT%H:%M:%SZ}, where the "
+            notice += "scheduler left off (it never runs backwards)"
+    if notice:
+        log.info(notice)
     metrics = Metrics()
     ctx: ServiceContext = ServiceContext(
         settings=settings,
@@ -81,6 +93,7 @@ def build_context(settings: ServiceSettings) -> ServiceContext:
         scheduler=Scheduler(db, plant),
         tenants=TenantDirectory(),
         batcher=SubmitBatcher(db, lambda rows: ctx.jobs_committed(rows)),
+        clock_notice=notice,
     )
     _bootstrap(ctx)
     ctx.refresh_tenants()

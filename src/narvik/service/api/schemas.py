@@ -260,9 +260,13 @@ class PowerOut(_Out):
     busy_gpus: int
     it_power_w: float | None
     facility_power_w: float | None
-    grid_cap_w: float | None
+    grid_capacity_w: float | None = Field(description="the grid connection (None: no physics)")
+    grid_cap_w: float | None = Field(
+        description="the cap in force: the grid connection less the power shed by active "
+        "curtailments (curtailed_w)"
+    )
     it_budget_w: float | None
-    curtailed_w: float
+    curtailed_w: float = Field(description="power shed by active curtailments")
     pue: float | None
     heat_reused_w: float | None
     offtaker_delivered_w: dict[str, float]
@@ -297,6 +301,6 @@ class SampleOut(_Out):
     it_power_w: float
     facility_power_w: float
     it_budget_w: float
-    grid_cap_w: float
+    grid_cap_w: float = Field(description="the grid cap in force (less curtailments)")
     heat_reused_w: float
     gpu_power_cap_fraction: float

@@ -473,7 +473,7 @@ def _write_meta_and_sample(
     }
     it_w = out.it_power_w
     if now_s - meta.get("last_sample_s", -math.inf) >= SAMPLE_EVERY_S:
-        power = plant.power_now(now_s, busy, cap)
+        power = plant.power_now(now_s, busy, cap, out.shed_w)
         if power is not None and power.it_power_w > 0:
             new["facility_per_it"] = power.facility_power_w / power.it_power_w
             new["heat_per_it"] = power.heat_reused_w / power.it_power_w
@@ -485,7 +485,7 @@ def _write_meta_and_sample(
                 it_power_w=power.it_power_w if power else 0.0,
                 facility_power_w=power.facility_power_w if power else 0.0,
                 it_budget_w=min(out.it_budget_w, 1e18),
-                grid_cap_w=power.grid_cap_w - out.shed_w if power else 0.0,
+                grid_cap_w=power.grid_cap_w if power else 0.0,
                 heat_reused_w=power.heat_reused_w if power else 0.0,
                 cap_fraction=cap,
             )

@@ -230,9 +230,22 @@
     }
   }
 
+  // the grid cap in force, and what it is made of during a curtailment:
+  // "170.0 MW (230.0 MW less a 60.00 MW curtailment)"
+  function gridCapText(power) {
+    if (power.grid_cap_w === null) return "none";
+    if (!(power.curtailed_w > 0)) return mw(power.grid_cap_w);
+    return `${mw(power.grid_cap_w)} (${mw(power.grid_capacity_w)} less a ${mw(power.curtailed_w)} curtailment)`;
+  }
+
   function renderPower(power) {
     setText("facility-mw", mw(power.facility_power_w));
-    setText("grid-cap-mw", "grid cap " + mw(power.grid_cap_w));
+    setText(
+      "grid-cap-mw",
+      power.grid_cap_w === null
+        ? "no grid cap"
+        : "grid cap " + mw(power.grid_cap_w) + (power.curtailed_w > 0 ? " (curtailed)" : ""),
+    );
     setText("pue", power.pue === null ? "–" : power.pue.toFixed(3));
     setText("phase", power.phase ? "phase " + power.phase.replace(/^phase-/, "") : "");
     setText("heat-mw", mw(power.heat_reused_w));
@@ -243,7 +256,7 @@
 
     setText("fig-facility", mw(power.facility_power_w));
     setText("fig-it", mw(power.it_power_w));
-    setText("fig-grid-cap", mw(power.grid_cap_w));
+    setText("fig-grid-cap", gridCapText(power));
     setText("fig-it-budget", power.it_budget_w === null ? "unlimited" : mw(power.it_budget_w));
     setText("fig-curtailed", mw(power.curtailed_w));
     setText("fig-cap-fraction", `${capPct}%`);
@@ -270,6 +283,7 @@
         style,
       );
     const traces = [
+      // the cap in force at each sample: the connection less any curtailment
       line("grid cap", "grid_cap_w", { line: { color: "#f85149", dash: "dash", width: 2, shape: "hv" } }),
       line("IT budget", "it_budget_w", { line: { color: "#d29922", dash: "dot", width: 2, shape: "hv" } }),
       line("facility power", "facility_power_w", { line: { color: "#4cc2ff", width: 2.5 } }),

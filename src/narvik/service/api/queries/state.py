@@ -55,6 +55,20 @@ def fleet(
     )
 
 
+def shed_w(session: Session, now_s: float) -> float:
+    """Power the active curtailments shed below the grid connection at ``now_s``, W: the
+    largest of those in their window, as the engine takes it
+    (:meth:`narvik.engine.Pool.shed_w`, from the same rows)."""
+    shed = session.scalar(
+        select(func.coalesce(func.max(CurtailmentRow.shed_w), 0.0)).where(
+            CurtailmentRow.state == "active",
+            CurtailmentRow.start_s <= now_s,
+            CurtailmentRow.end_s > now_s,
+        )
+    )
+    return float(shed or 0.0)
+
+
 def power(session: Session, plant: Plant, now_s: float) -> PowerOut:
     meta = read_meta(session)
     busy = int(
@@ -64,15 +78,9 @@ def power(session: Session, plant: Plant, now_s: float) -> PowerOut:
         or 0
     )
     cap = meta.get("cap_fraction", 1.0)
-    shed = session.scalar(
-        select(func.coalesce(func.max(CurtailmentRow.shed_w), 0.0)).where(
-            CurtailmentRow.state == "active",
-            CurtailmentRow.start_s <= now_s,
-            CurtailmentRow.end_s > now_s,
-        )
-    )
-    p = plant.power_now(now_s, busy, cap)
-    budget = plant.it_budget_w(now_s, float(shed or 0.0))
+    shed = shed_w(session, now_s)
+    p = plant.power_now(now_s, busy, cap, shed)
+    budget = plant.it_budget_w(now_s, shed)
     return PowerOut(
         now=utc(now_s),
         phase=plant.phase_at(now_s),
@@ -80,9 +88,10 @@ def power(session: Session, plant: Plant, now_s: float) -> PowerOut:
         busy_gpus=busy,
         it_power_w=p.it_power_w if p else None,
         facility_power_w=p.facility_power_w if p else None,
+        grid_capacity_w=p.grid_capacity_w if p else None,
         grid_cap_w=p.grid_cap_w if p else None,
         it_budget_w=budget if math.isfinite(budget) else None,
-        curtailed_w=float(shed or 0.0),
+        curtailed_w=shed,
         pue=p.pue if p else None,
         heat_reused_w=p.heat_reused_w if p else None,
         offtaker_delivered_w=p.offtaker_delivered_w if p else {},
