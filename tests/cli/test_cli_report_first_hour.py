@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from tests.kpi.test_report import make_physical_run
 from typer.testing import CliRunner
 
 from narvik.cli.main import _register, app
@@ -134,16 +135,6 @@ def _rows(table_html: str, part: str = "tbody") -> list[list[str]]:
     assert body, part
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S)
     return [[_plain(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows]
-
-
-def _report_fixtures() -> Any:
-    """The synthetic run folders of tests/kpi (imported by path, as test_cli_report does)."""
-    path = Path(__file__).resolve().parents[1] / "kpi" / "test_report.py"
-    spec = importlib.util.spec_from_file_location("_report_fixtures_first_hour", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _counted(jobs: dict[str, np.ndarray]) -> np.ndarray:
@@ -285,7 +276,7 @@ def test_pue_note_of_a_run_without_chillers_does_not_blame_them(cold):
 
 def test_pue_note_of_a_run_with_chillers_gives_their_energy(tmp_path):
     # The synthetic physical run of tests/kpi: chillers at (ambient - 18 °C) x 100 kW.
-    run = _report_fixtures().make_physical_run(tmp_path / "hot")
+    run = make_physical_run(tmp_path / "hot")
     result = runner.invoke(app, ["report", str(run)])
     assert result.exit_code == 0, result.output
     series = pq.read_table(run / "timeseries.parquet").to_pydict()

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from narvik.service.api.app import context_of, create_app
 from narvik.service.api.context import ServiceContext
@@ -27,6 +28,17 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 SCENARIO = str(DATA / "small-scenario.toml")
 OPERATOR = "operator-test-secret"
 START = dt.datetime(2027, 1, 1, 12, 0, tzinfo=dt.UTC)
+# Debian's Chromium, for the dashboard tests (they fail, not skip, without it).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PG_ADMIN = os.environ.get("NARVIK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -109,3 +121,38 @@ def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
     app = create_app(settings_for(db_url, tmp_path))
     with TestClient(app) as client:
         yield Api(client, context_of(app))
+
+
+# --- a real browser (the dashboard tests) ------------------------------------------------
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: the dashboard test needs it "
+            "(Debian: apt-get install chromium)"
+        )
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """One context for the module: plotly.js (4.8 MB) is fetched once, then cached."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    """A fresh tab (its own sessionStorage); the test fails on any script error."""
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield p
+    p.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

@@ -12,6 +12,13 @@ power against the grid cap, and the queue wait distribution of each tier. The
 same run folders give byte-identical HTML: no timestamps, fixed div ids, runs in
 the order given and keys sorted.
 
+As in a run's report, the warm-up the KPIs leave out is left out of the wait
+distributions (jobs submitted before a run's ``warmup_s``) and shaded on the plots
+over time: one grey band per distinct warm-up, from the start of the runs to its end,
+labelled with the runs it belongs to (plainly "warm-up" when every run drawn has the
+same one); the bands of different warm-ups overlap, darker where several runs are
+still warming up.
+
 Runs are labelled by their folder names (the path as given, then the position,
 where two names clash).
 """
@@ -39,6 +46,7 @@ from narvik.kpi.plots import (
     MAX_POWER_POINTS,
     MAX_UTILISATION_POINTS,
     PALETTE,
+    WARMUP_LABEL,
     FloatArray,
     StepSeries,
     base_layout,
@@ -46,6 +54,7 @@ from narvik.kpi.plots import (
     bin_max,
     bin_mean,
     choose_bin_width_s,
+    mark_warmup,
     native_step_s,
     wait_figure,
 )
@@ -272,6 +281,28 @@ def _regular_step_s(runs: Sequence[RunData]) -> float:
     return max(steps)
 
 
+def _warmups_by_end_s(drawn: Sequence[tuple[RunData, str]]) -> dict[float, list[str]]:
+    """The labels of the ``(run, label)`` pairs whose run has a warm-up, by the end of that
+    warm-up (s), ascending."""
+    by_end: dict[float, list[str]] = {}
+    for run, label in drawn:
+        if run.warmup_s > 0:
+            by_end.setdefault(run.warmup_s, []).append(label)
+    return dict(sorted(by_end.items()))
+
+
+def _mark_warmups(fig: go.Figure, drawn: Sequence[tuple[RunData, str]]) -> go.Figure:
+    """Shade the warm-ups of the runs ``drawn`` in ``fig`` (with their labels): a band per
+    distinct end, labels stacked; one band that every run drawn shares reads as the report's."""
+    by_end = _warmups_by_end_s(drawn)
+    shared = len(by_end) == 1 and len(next(iter(by_end.values()))) == len(drawn)
+    start = _common_start([run for run, _ in drawn])
+    for row, (end_s, labels) in enumerate(by_end.items()):
+        label = WARMUP_LABEL if shared else f"warm-up of {', '.join(labels)} (not in the KPIs)"
+        mark_warmup(fig, end_s, start, label=label, label_row=row)
+    return fig
+
+
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     base_layout(fig, title, x_title, y_title)
     fig.update_layout(hovermode="x unified")
@@ -296,8 +327,9 @@ def utilisation_compare_figure(runs: Sequence[RunData]) -> go.Figure:
     span = max(r.span_s for r in runs)
     width = choose_bin_width_s(span, MAX_UTILISATION_POINTS, _regular_step_s(runs))
     x0, dx, x_title = _time_axis(_common_start(runs), width)
+    drawn = list(zip(runs, run_labels(runs), strict=True))
     fig = go.Figure()
-    for i, (run, label) in enumerate(zip(runs, run_labels(runs), strict=True)):
+    for i, (run, label) in enumerate(drawn):
         fig.add_trace(
             go.Scatter(
                 x0=x0,
@@ -309,13 +341,15 @@ def utilisation_compare_figure(runs: Sequence[RunData]) -> go.Figure:
                 hovertemplate="%{y:.1f}%",
             )
         )
+    _mark_warmups(fig, drawn)
     return _layout(fig, "GPU utilisation", x_title, "Busy GPUs (% of fleet)")
 
 
 def power_compare_figure(runs: Sequence[RunData]) -> go.Figure:
     """Facility power (solid) against the grid cap (dashed) in MW: one pair per physical run."""
     labels = run_labels(runs)
-    physical = [r for r in runs if r.is_physical]
+    drawn = [(r, lab) for r, lab in zip(runs, labels, strict=True) if r.is_physical]
+    physical = [r for r, _ in drawn]
     span = max((r.span_s for r in physical), default=1.0)
     native = _regular_step_s(physical)
     width = choose_bin_width_s(span, MAX_POWER_POINTS, native)
@@ -354,6 +388,7 @@ def power_compare_figure(runs: Sequence[RunData]) -> go.Figure:
                     hovertemplate="%{y:,.1f} MW",
                 )
             )
+    _mark_warmups(fig, drawn)
     return _layout(fig, "Facility power against the grid cap", x_title, "Power (MW)")
 
 
@@ -366,11 +401,13 @@ def _tiers(runs: Sequence[RunData]) -> list[str]:
 
 
 def _waits_s(run: RunData, tier: str) -> FloatArray:
-    """``start - submit`` of the run's jobs of ``tier`` that started."""
+    """``start - submit`` of the run's jobs of ``tier`` that started, but for those submitted
+    in its warm-up (before ``warmup_s``: ``in_warmup`` of jobs.parquet), as in the KPIs."""
     jobs = run.jobs
     mask = pc.fill_null(pc.equal(jobs.column("tier"), tier), False).to_numpy()
-    wait = _floats(jobs, "start_s") - _floats(jobs, "submit_s")
-    return wait[mask & np.isfinite(wait)]
+    submit_s = _floats(jobs, "submit_s")
+    wait = _floats(jobs, "start_s") - submit_s
+    return wait[mask & (submit_s >= run.warmup_s) & np.isfinite(wait)]
 
 
 def wait_compare_figures(runs: Sequence[RunData]) -> list[tuple[str, go.Figure]]:
@@ -414,6 +451,23 @@ footer { color: var(--muted); font-size: 13px; text-align: center; padding: 10px
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _band_note(runs: Sequence[RunData]) -> str:
+    """Added to the "how to read" line of a figure over time when a run has a warm-up."""
+    if not any(r.warmup_s > 0 for r in runs):
+        return ""
+    return (
+        " The grey band shades the warm-up, which the KPIs leave out; where the runs' "
+        "warm-ups differ, a band per warm-up names its runs."
+    )
+
+
+def _waits_note(runs: Sequence[RunData]) -> str:
+    """Added to the "how to read" line of a wait distribution when a run has a warm-up."""
+    if not any(r.warmup_s > 0 for r in runs):
+        return ""
+    return " Jobs submitted in a run's warm-up are left out, as in the KPIs."
 
 
 def _runs_html(runs: Sequence[RunData], labels: Sequence[str]) -> str:
@@ -472,7 +526,7 @@ def _facility_html(runs: Sequence[RunData], labels: Sequence[str]) -> list[str]:
                 power_compare_figure(runs),
                 "Each run's facility power drawn from the grid (solid, mean per step or bin) "
                 "and its grid connection cap (dashed, same colour). The gap to the cap is the "
-                "headroom.",
+                "headroom." + _band_note([r for r in runs if r.is_physical]),
             )
         )
     if flat:
@@ -506,7 +560,7 @@ def compare_html(runs: Sequence[RunData]) -> str:
             "fig-utilisation",
             utilisation_compare_figure(runs),
             "Busy GPUs as a share of the GPUs online, one line per run, as exact time "
-            "averages over common bins.",
+            "averages over common bins." + _band_note(runs),
         )
     )
     for i, (_, fig) in enumerate(wait_compare_figures(runs)):
@@ -516,7 +570,7 @@ def compare_html(runs: Sequence[RunData]) -> str:
                 fig,
                 "Per run, the share of the tier's started jobs that waited at most the wait "
                 "on the x axis; a curve further left means shorter waits. Waits under 1 s are "
-                "drawn at 1 s.",
+                "drawn at 1 s." + _waits_note(runs),
             )
         )
     parts.append("<h2>Facility</h2>")

@@ -54,6 +54,10 @@ DAILY_HEAT_MAX_SPAN_S = 31 * SECONDS_PER_DAY
 
 #: Colour of the warm-up: its band on figures over time, its points in the PUE scatter.
 WARMUP_COLOR = "#7f8c8d"
+#: Label of the warm-up band.
+WARMUP_LABEL = "warm-up (not in the KPIs)"
+#: Height of a line of warm-up labels stacked on one figure (px).
+WARMUP_LABEL_ROW_PX = 15
 
 FIGURE_HEIGHT_PX = 460
 TEMPLATE = "plotly_white"
@@ -248,10 +252,81 @@ def _rgba(hex_color: str, alpha: float) -> str:
 # --------------------------------------------------------------------------- figures
 
 
-def mark_warmup(fig: go.Figure, warmup_s: float, start_date: dt.date | None = None) -> go.Figure:
+@dataclass(frozen=True)
+class TimeBins:
+    """The uniform bins of a figure over time and the x axis they are drawn on.
+
+    ``binned``: the bins are wider than the series' own steps (or the series has fewer
+    than two instants), so a bin's mean may hide its peak.
+    """
+
+    edges_s: FloatArray
+    x0: Any
+    dx: float
+    x_title: str
+    binned: bool
+
+    @classmethod
+    def of(
+        cls, t_s: FloatArray, span_s: float, max_points: int, start_date: dt.date | None
+    ) -> TimeBins:
+        """The bins of :func:`choose_bin_width_s` for a series sampled at ``t_s``."""
+        native = native_step_s(t_s)
+        width = choose_bin_width_s(span_s, max_points, native)
+        x0, dx, x_title = _time_axis(start_date, width)
+        binned = native == 0.0 or width > native * (1 + 1e-9)
+        return cls(bin_edges_s(span_s, width), x0, dx, x_title, binned)
+
+
+def add_mean_and_peak(
+    fig: go.Figure,
+    series: StepSeries,
+    bins: TimeBins,
+    name: str,
+    hovertemplates: tuple[str, str],
+    divisor: float = 1.0,
+) -> go.Figure:
+    """Add ``series / divisor`` averaged over each bin as a line named ``name`` and, when
+    the bins are wider than its steps, the peak within each bin as a thin pale line, so
+    no surge is averaged away. ``hovertemplates``: of the mean line, of the peak line."""
+    fig.add_trace(
+        go.Scatter(
+            x0=bins.x0,
+            dx=bins.dx,
+            y=bin_mean(series, bins.edges_s) / divisor,
+            name=name + (" (mean per bin)" if bins.binned else ""),
+            mode="lines",
+            line={"width": 1.5, "color": _color(0)},
+            hovertemplate=hovertemplates[0],
+        )
+    )
+    if bins.binned:
+        fig.add_trace(
+            go.Scatter(
+                x0=bins.x0,
+                dx=bins.dx,
+                y=bin_max(series, bins.edges_s) / divisor,
+                name=f"{name} (peak per bin)",
+                mode="lines",
+                line={"width": 0.8, "color": _rgba(_color(0), 0.5)},
+                hovertemplate=hovertemplates[1],
+            )
+        )
+    return fig
+
+
+def mark_warmup(
+    fig: go.Figure,
+    warmup_s: float,
+    start_date: dt.date | None = None,
+    *,
+    label: str = WARMUP_LABEL,
+    label_row: int = 0,
+) -> go.Figure:
     """Shade the warm-up, from the start of the run to ``warmup_s``, on a figure over time
     (the time axis of :func:`utilisation_figure` and :func:`power_figure`); the KPIs leave
-    it out. Nothing to shade without a warm-up."""
+    it out. Nothing to shade without a warm-up. ``label`` is written at the band's top
+    left, ``label_row`` lines lower (to stack the labels of several bands)."""
     if warmup_s <= 0:
         return fig
     start = _start_datetime(start_date)
@@ -262,10 +337,13 @@ def mark_warmup(fig: go.Figure, warmup_s: float, start_date: dt.date | None = No
     else:
         x0 = start.isoformat(sep=" ")
         x1 = (start + dt.timedelta(seconds=warmup_s)).isoformat(sep=" ")
-    return _warmup_band(fig, x0, x1)
+    return _warmup_band(fig, x0, x1, label, label_row)
 
 
-def _warmup_band(fig: go.Figure, x0: Any, x1: Any) -> go.Figure:
+def _warmup_band(
+    fig: go.Figure, x0: Any, x1: Any, label: str = WARMUP_LABEL, label_row: int = 0
+) -> go.Figure:
+    shift = {"annotation_yshift": -WARMUP_LABEL_ROW_PX * label_row} if label_row else {}
     fig.add_vrect(
         x0=x0,
         x1=x1,
@@ -273,9 +351,10 @@ def _warmup_band(fig: go.Figure, x0: Any, x1: Any) -> go.Figure:
         opacity=0.18,
         layer="below",
         line_width=0,
-        annotation_text="warm-up (not in the KPIs)",
+        annotation_text=label,
         annotation_position="top left",
         annotation_font_size=11,
+        **shift,
     )
     return fig
 
@@ -415,35 +494,12 @@ def power_figure(
     the mean and, as a thin line, the peak within each bin, so no excursion over
     the cap is averaged away.
     """
-    native = native_step_s(facility_power_w.t_s)
-    width = choose_bin_width_s(span_s, MAX_POWER_POINTS, native)
-    edges = bin_edges_s(span_s, width)
-    x0, dx, x_title = _time_axis(start_date, width)
-    binned = native == 0.0 or width > native * (1 + 1e-9)
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x0=x0,
-            dx=dx,
-            y=bin_mean(facility_power_w, edges) / W_PER_MW,
-            name="Facility power" + (" (mean per bin)" if binned else ""),
-            mode="lines",
-            line={"width": 1.5, "color": _color(0)},
-            hovertemplate="%{y:,.1f} MW",
-        )
+    bins = TimeBins.of(facility_power_w.t_s, span_s, MAX_POWER_POINTS, start_date)
+    x0, dx, x_title, edges = bins.x0, bins.dx, bins.x_title, bins.edges_s
+    mw = "%{y:,.1f} MW"
+    fig = add_mean_and_peak(
+        go.Figure(), facility_power_w, bins, "Facility power", (mw, mw), divisor=W_PER_MW
     )
-    if binned:
-        fig.add_trace(
-            go.Scatter(
-                x0=x0,
-                dx=dx,
-                y=bin_max(facility_power_w, edges) / W_PER_MW,
-                name="Facility power (peak per bin)",
-                mode="lines",
-                line={"width": 0.8, "color": _rgba(_color(0), 0.5)},
-                hovertemplate="%{y:,.1f} MW",
-            )
-        )
     if it_power_w is not None:
         fig.add_trace(
             go.Scatter(

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -487,6 +488,39 @@ def fairness_by_tier(
 # --------------------------------------------------------------------------- waits and SLOs
 
 
+@dataclass(frozen=True, eq=False)
+class _JobWaits:
+    """Per job: its group (tier or tenant), submit time and wait (first start - submit, s;
+    NaN: never started), whether it started and whether it fit its tenant's unused
+    guarantee when it was submitted."""
+
+    group: NDArray[np.str_]
+    submit_s: NDArray[np.float64]
+    wait_s: NDArray[np.float64]
+    started: NDArray[np.bool_]
+    fits: NDArray[np.bool_]
+
+    @classmethod
+    def of(
+        cls,
+        what: str,
+        group: ArrayLike,
+        submit_s: ArrayLike,
+        first_start_s: ArrayLike,
+        fits_guarantee: ArrayLike,
+    ) -> _JobWaits:
+        """From array-likes of one length (a :class:`ValueError` naming ``what`` if not)."""
+        grp = np.asarray(group).astype(str)
+        sub = np.asarray(submit_s, dtype=np.float64)
+        start = np.asarray(first_start_s, dtype=np.float64)
+        fits = np.asarray(fits_guarantee, dtype=bool)
+        if not (grp.shape == sub.shape == start.shape == fits.shape):
+            raise ValueError(
+                f"{what}, submit_s, first_start_s and fits_guarantee must have one length"
+            )
+        return cls(grp, sub, start - sub, ~np.isnan(start), fits)
+
+
 def wait_and_slo_by_tier(
     tier: ArrayLike,
     submit_s: ArrayLike,
@@ -513,19 +547,13 @@ def wait_and_slo_by_tier(
     - ``slo_met``: jobs in scope that started within ``slo_s`` of submission;
     - ``slo_attainment`` = met / in scope (None without SLO or with nothing in scope).
     """
-    tiers = np.asarray(tier).astype(str)
-    sub = np.asarray(submit_s, dtype=np.float64)
-    start = np.asarray(first_start_s, dtype=np.float64)
-    fits = np.asarray(fits_guarantee, dtype=bool)
-    if not (tiers.shape == sub.shape == start.shape == fits.shape):
-        raise ValueError("tier, submit_s, first_start_s and fits_guarantee must have one length")
-    started = ~np.isnan(start)
-    wait = start - sub
+    jobs = _JobWaits.of("tier", tier, submit_s, first_start_s, fits_guarantee)
+    started, wait = jobs.started, jobs.wait_s
     names = [str(k) for k in slo_s_by_tier]
-    names += [str(t) for t in np.unique(tiers) if str(t) not in slo_s_by_tier]
+    names += [str(t) for t in np.unique(jobs.group) if str(t) not in slo_s_by_tier]
     out: dict[str, dict[str, Any]] = {}
     for name in names:
-        mine = tiers == name
+        mine = jobs.group == name
         waits = wait[mine & started]
         slo = slo_s_by_tier.get(name)
         row: dict[str, Any] = {
@@ -540,7 +568,7 @@ def wait_and_slo_by_tier(
             "slo_attainment": None,
         }
         if slo is not None:
-            scope = mine & fits & (started | (sub + slo <= span_s))
+            scope = mine & jobs.fits & (started | (jobs.submit_s + slo <= span_s))
             met = scope & started & (wait <= slo)
             row["jobs_in_slo_scope"] = int(scope.sum())
             row["slo_met"] = int(met.sum())
@@ -581,22 +609,15 @@ def waits_by_guarantee(
     stats are ``jobs``, ``jobs_started`` and ``mean_s``, ``p50_s``, ``p95_s`` of wait =
     first start - submit over the started jobs (None when none started).
     """
-    grp = np.asarray(group).astype(str)
-    sub = np.asarray(submit_s, dtype=np.float64)
-    start = np.asarray(first_start_s, dtype=np.float64)
-    fits = np.asarray(fits_guarantee, dtype=bool)
-    if not (grp.shape == sub.shape == start.shape == fits.shape):
-        raise ValueError("group, submit_s, first_start_s and fits_guarantee must have one length")
-    started = ~np.isnan(start)
-    wait = start - sub
+    jobs = _JobWaits.of("group", group, submit_s, first_start_s, fits_guarantee)
     names = [str(n) for n in order]
-    names += sorted(str(g) for g in np.unique(grp) if str(g) not in names)
+    names += sorted(str(g) for g in np.unique(jobs.group) if str(g) not in names)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for name in names:
-        mine = grp == name
+        mine = jobs.group == name
         out[name] = {
-            part: _wait_stats(wait[mine & side & started], int(np.sum(mine & side)))
-            for part, side in (("inside", fits), ("beyond", ~fits))
+            part: _wait_stats(jobs.wait_s[mine & side & jobs.started], int(np.sum(mine & side)))
+            for part, side in (("inside", jobs.fits), ("beyond", ~jobs.fits))
         }
     return out
 

@@ -18,16 +18,10 @@ from numpy.typing import ArrayLike, NDArray
 from narvik.kpi.plots import (
     MAX_POWER_POINTS,
     StepSeries,
-    _color,
-    _rgba,
-    _time_axis,
+    TimeBins,
+    add_mean_and_peak,
     base_layout,
-    bin_edges_s,
-    bin_max,
-    bin_mean,
-    choose_bin_width_s,
     mark_warmup,
-    native_step_s,
 )
 
 #: Most bins of the queue figure (a year of hourly samples stays hourly).
@@ -50,36 +44,12 @@ def queue_figure(
     warm-up is shaded (:func:`~narvik.kpi.plots.mark_warmup`).
     """
     series = StepSeries.of(t_s, queued_jobs)
-    native = native_step_s(series.t_s)
-    width = choose_bin_width_s(span_s, MAX_QUEUE_POINTS, native)
-    edges = bin_edges_s(span_s, width)
-    x0, dx, x_title = _time_axis(start_date, width)
-    binned = native == 0.0 or width > native * (1 + 1e-9)
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x0=x0,
-            dx=dx,
-            y=bin_mean(series, edges),
-            name="Jobs waiting" + (" (mean per bin)" if binned else ""),
-            mode="lines",
-            line={"width": 1.5, "color": _color(0)},
-            hovertemplate="%{y:,.1f} jobs" if binned else "%{y:,.0f} jobs",
-        )
+    bins = TimeBins.of(series.t_s, span_s, MAX_QUEUE_POINTS, start_date)
+    mean_hover = "%{y:,.1f} jobs" if bins.binned else "%{y:,.0f} jobs"
+    fig = add_mean_and_peak(
+        go.Figure(), series, bins, "Jobs waiting", (mean_hover, "%{y:,.0f} jobs")
     )
-    if binned:
-        fig.add_trace(
-            go.Scatter(
-                x0=x0,
-                dx=dx,
-                y=bin_max(series, edges),
-                name="Jobs waiting (peak per bin)",
-                mode="lines",
-                line={"width": 0.8, "color": _rgba(_color(0), 0.5)},
-                hovertemplate="%{y:,.0f} jobs",
-            )
-        )
-    base_layout(fig, "Jobs waiting in the queue", x_title, "Jobs waiting (jobs)")
+    base_layout(fig, "Jobs waiting in the queue", bins.x_title, "Jobs waiting (jobs)")
     fig.update_layout(hovermode="x unified")
     fig.update_yaxes(rangemode="tozero")
     return mark_warmup(fig, warmup_s, start_date)
