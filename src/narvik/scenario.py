@@ -23,6 +23,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from narvik.engine import HallSpec
+from narvik.physics.power_profiles import PowerProfile
+from narvik.physics.power_settings import GridCode, PowerSmoothing
 from narvik.physics.weather import Weather, builtin_weather, read_epw, shifted_weather
 from narvik.sched.registry import policy_names
 from narvik.sim.flat import FlatResult
@@ -117,6 +119,14 @@ class ScenarioSpec(_Model):
     tenancy: Tenancy | None = Field(default=None, description="tenants, tiers and quotas")
     reservations: tuple[Reservation, ...] = Field(default=(), description="advance bookings")
     events: tuple[Curtailment, ...] = Field(default=(), description="grid curtailments")
+    power_smoothing: PowerSmoothing = Field(
+        default=PowerSmoothing(), description="GPU power floor, ramp limit, site battery"
+    )
+    grid_code: GridCode = Field(default=GridCode(), description="the grid operator's limits")
+    power_profiles: dict[str, PowerProfile] = Field(
+        default_factory=dict,
+        description="power profile by tenant or job kind (training, inference, research)",
+    )
     base_dir: Path | None = Field(
         default=None, exclude=True, description="folder that relative paths start from"
     )

@@ -54,6 +54,9 @@ def _register() -> None:
     from narvik.cli import compare_cmd
 
     app.command("compare")(compare_cmd.compare)
+    from narvik.cli import power_cmd
+
+    app.command("power-quality")(power_cmd.power_quality)
 
 
 def main() -> None:

@@ -58,6 +58,14 @@ def run_summary(results: Results) -> dict[str, Any]:
             "tiers": sorted({str(t) for t in results.jobs.tier.tolist()}),
             "trace_skipped": dict(sorted(results.skipped.items())),
             "notices": list(results.notices),
+            "power_dynamics": {
+                "power_smoothing": spec.power_smoothing.model_dump(mode="json"),
+                "grid_code": spec.grid_code.model_dump(mode="json"),
+                "power_profiles": {
+                    k: p.model_dump(mode="json") for k, p in sorted(spec.power_profiles.items())
+                },
+                "busy_gpu_utilization": spec.busy_gpu_utilization,
+            },
             "workload": spec.workload.model_dump(mode="json"),
         }
     )

@@ -181,6 +181,44 @@ class FacilityModel:
             )
         return total
 
+    def chain_losses_w(
+        self, it_w: NDArray[np.float64], auxiliary_w: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Distribution, UPS and transformer losses, W, when the racks draw ``it_w`` and the
+        cooling and ancillary loads ``auxiliary_w`` (they sit behind the transformers but
+        not behind the UPS): the power chain of :mod:`narvik.physics.power_chain`."""
+        dist_w = it_w * self.distribution_loss_fraction
+        ups_w = power_chain.ups_loss_w(
+            it_w + dist_w,
+            self.it_nameplate_power_w * (1 + self.distribution_loss_fraction),
+            self.ups_curve_load_fraction,
+            self.ups_curve_efficiency,
+        )
+        trafo_w = power_chain.transformer_loss_w(
+            it_w + dist_w + ups_w + auxiliary_w,
+            self.grid_capacity_w,
+            self.transformer_no_load_loss_fraction,
+            self.transformer_load_loss_fraction,
+        )
+        return dist_w, ups_w, trafo_w
+
+    def grid_power_w(
+        self, it_w: NDArray[np.float64], auxiliary_w: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Power drawn at the grid connection, W: IT, auxiliaries and the chain's losses."""
+        dist_w, ups_w, trafo_w = self.chain_losses_w(it_w, auxiliary_w)
+        return it_w + dist_w + ups_w + auxiliary_w + trafo_w
+
+    def auxiliary_w(self, hours: FacilityHours) -> NDArray[np.float64]:
+        """Cooling and ancillary power of steps already run (slow: held within a step), W."""
+        return (
+            hours.pump_power_w
+            + hours.dry_cooler_fan_power_w
+            + hours.chiller_power_w
+            + hours.air_fan_power_w
+            + hours.ancillary_power_w
+        )
+
     def offtaker_cops(self) -> NDArray[np.float64]:
         """COP per offtaker (inf for a direct heat exchanger)."""
         return np.array(
@@ -243,22 +281,12 @@ class FacilityModel:
             cooling.air_heat_w(it_w, self.liquid_heat_fraction), self.air_fan_power_fraction
         )
 
-        dist_w = it_w * self.distribution_loss_fraction
-        ups_w = power_chain.ups_loss_w(
-            it_w + dist_w,
-            self.it_nameplate_power_w * (1 + self.distribution_loss_fraction),
-            self.ups_curve_load_fraction,
-            self.ups_curve_efficiency,
-        )
         ancillary_w = np.full_like(it_w, self.ancillary_power_w)
+        dist_w, ups_w, trafo_w = self.chain_losses_w(
+            it_w, pump_w + dc.fan_power_w + chiller_w + air_fans_w + ancillary_w
+        )
         downstream_w = (
             it_w + dist_w + ups_w + pump_w + dc.fan_power_w + chiller_w + air_fans_w + ancillary_w
-        )
-        trafo_w = power_chain.transformer_loss_w(
-            downstream_w,
-            self.grid_capacity_w,
-            self.transformer_no_load_loss_fraction,
-            self.transformer_load_loss_fraction,
         )
         water_l_per_h = self.makeup_water_l_per_mwh_heat * rejected_w / 1e6
         return FacilityHours(
