@@ -23,7 +23,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from narvik.engine import HallSpec
-from narvik.physics.power_profiles import PowerProfile
+from narvik.physics.power_profiles import (
+    DEFAULT_PROFILES,
+    JOB_KINDS,
+    PowerProfile,
+    SteadyPowerProfile,
+    floor_in_range,
+    mean_floor_lift,
+)
 from narvik.physics.power_settings import GridCode, PowerSmoothing
 from narvik.physics.weather import Weather, builtin_weather, read_epw, shifted_weather
 from narvik.sched.registry import policy_names
@@ -395,6 +402,7 @@ def run_scenario(spec: ScenarioSpec, progress: Progress | None = None) -> Result
         phase=spec.phase,
         step_s=spec.step_s,
         busy_gpu_utilization=spec.busy_gpu_utilization,
+        floor_lift_by_kind=floor_lifts(spec, site),
         progress=lambda stage, done, total: report(stage, done, total),
     )
     return Results(
@@ -575,3 +583,19 @@ def load_tenant_map(path: str) -> dict[str, str]:
         if not isinstance(value, str):
             raise ScenarioError(f'{path}: "{key}": the tenant must be a string, got {value!r}')
     return dict(table)
+
+
+def floor_lifts(spec: ScenarioSpec, site: Site) -> dict[str, float]:
+    """By job kind, how much the scenario's GPU power floor raises a busy GPU's mean
+    utilisation (its profile: the scenario's for the kind, else the default; research
+    jobs are steady at the busy utilisation). Tenant-level profiles apply only to
+    ``narvik power-quality``'s rebuild, not to the hourly energy."""
+    gpu = site.gpu_model(site.rack_types[0].gpu_model)
+    floor = floor_in_range(
+        spec.power_smoothing.gpu_power_floor_fraction, gpu.idle_power_w, gpu.max_power_w
+    )
+    if floor <= 0:
+        return {}
+    steady = SteadyPowerProfile(fraction=spec.busy_gpu_utilization)
+    profiles = {**DEFAULT_PROFILES, "research": steady, **spec.power_profiles}
+    return {k: mean_floor_lift(p, floor) for k, p in sorted(profiles.items()) if k in JOB_KINDS}

@@ -1,4 +1,6 @@
-"""`narvik facility year`: the facility hour by hour through a year at a given IT load."""
+"""`narvik facility year`: the facility hour by hour through a year at a given IT load;
+`narvik facility transient`: the cooling loop's temperatures through a loss of heat
+rejection or a load step."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from narvik.cli.common import console, plain, print_json, user_errors
 from narvik.cli.defaults import DEFAULT_SITE
 
 if TYPE_CHECKING:
+    from narvik.kpi.facility_transient import FacilityTransient
     from narvik.kpi.facility_year import FacilityYear
 
 app = typer.Typer(help="Facility physics studies.", no_args_is_help=True)
@@ -117,3 +120,126 @@ def _print(result: FacilityYear, doc: dict[str, object]) -> None:
             f"{o['heat_pump_energy_mwh']:,.0f}",
         )
     console.print(heat)
+
+
+@app.command("transient")
+def transient(
+    site: str = typer.Option(DEFAULT_SITE, help="Site: a catalogue name or a site TOML file."),
+    phase: str = typer.Option(None, help="Build-out phase, by name (default: the first)."),
+    event: str = typer.Option(
+        "loss-of-rejection",
+        help="loss-of-rejection (every dry cooler and chiller stops at t = 0) or load-step "
+        "(the IT power rises by --step-mw at t = 0 to its value at --load).",
+    ),
+    load: float = typer.Option(0.9, help="Fleet GPU utilisation during the event, 0..1."),
+    ambient_c: float = typer.Option(
+        25.0,
+        "--ambient-c",
+        help="Outdoor dry bulb, C; the default is a design summer afternoon in Narvik.",
+    ),
+    step_mw: float = typer.Option(
+        100.0, "--step-mw", help="IT power step of the load-step event, MW."
+    ),
+    duration_s: float = typer.Option(1800.0, "--duration-s", help="Time simulated, s."),
+    dt_s: float = typer.Option(1.0, "--dt-s", help="Time step, s."),
+    limit_c: float = typer.Option(
+        None,
+        "--limit-c",
+        help="Supply temperature limit, C (default: the site's cooling.supply_temp_max_c).",
+    ),
+    reuse: bool = typer.Option(
+        True, "--reuse/--no-reuse", help="Whether the offtakers keep drawing heat (default: yes)."
+    ),
+    liquid_only: bool = typer.Option(
+        False,
+        "--liquid-only",
+        help="Count only the cold plates' share of the IT heat as entering the loop "
+        "(default: all of it, as the facility model rejects it).",
+    ),
+    out: Path = typer.Option(
+        None, help="Write the time series here as Parquet (default: write none).", metavar="FILE"
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the results as JSON (default: a few lines)."
+    ),
+) -> None:
+    """Seconds until the supply passes its limit, or the loop's temperatures after a step."""
+    from narvik.kpi.facility_transient import run_facility_transient, write_series
+    from narvik.site import load_physical_site
+
+    with user_errors():
+        loaded = load_physical_site(site)
+        result = run_facility_transient(
+            loaded,
+            event=event,
+            load=load,
+            ambient_c=ambient_c,
+            step_mw=step_mw,
+            duration_s=duration_s,
+            dt_s=dt_s,
+            limit_c=limit_c,
+            reuse=reuse,
+            liquid_only=liquid_only,
+            phase=phase,
+        )
+        if out is not None:
+            write_series(out, result)
+    if as_json:
+        print_json(result.summary)
+        return
+    _print_transient(result, out)
+
+
+def _print_transient(result: FacilityTransient, out: Path | None) -> None:
+    s = result.summary
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def mw(key: str) -> str:
+        return f"{cast(float, s[key]) / 1e6:,.1f} MW"
+
+    say(
+        f"{s['site']}, {s['phase']}, {s['event']} at {s['load_fraction']:.0%} load "
+        f"({mw('it_power_w')} IT), ambient {s['ambient_c']:g} C"
+    )
+    say(
+        f"loop: {s['loop_volume_m3']:,.0f} m3 of {s['coolant']}, "
+        f"{cast(float, s['heat_capacity_j_per_k']) / 1e6:,.0f} MJ/K, "
+        f"once round in {s['loop_circulation_s']:,.0f} s; heat in {mw('heat_in_w')}, "
+        f"offtakers take {mw('heat_reused_w')}"
+    )
+    limit = f"supply limit {s['supply_limit_c']:g} C ({s['margin_k']:g} K above the set point)"
+    if s["event"] == "loss-of-rejection":
+        hand = s["time_to_limit_hand_s"]
+        hand_text = "never" if hand is None else f"{hand:,.0f} s"
+        reached = s["time_to_limit_s"]
+        when = (
+            f"not within {s['duration_s']:,.0f} s" if reached is None else f"after {reached:,.0f} s"
+        )
+        say(
+            f"no rejection: net {mw('net_heat_w')} warms the loop by "
+            f"{cast(float, s['heating_rate_k_per_s']) * 60:.2f} K/min; {limit} passed {when} "
+            f"(by hand, C dT / Q: {hand_text})"
+        )
+    else:
+        say(
+            f"step {mw('it_power_before_w')} -> {mw('it_power_w')} IT; rejection follows with "
+            f"{s['rejection_response_s']:g} s, critically damped"
+        )
+    say("     t s   supply C   return C   rejected MW   chillers MW")
+    for r in cast("list[dict[str, float]]", s["instants"]):
+        say(
+            f"{r['t_s']:8,.0f}   {r['supply_c']:8.2f}   {r['return_c']:8.2f}   "
+            f"{r['heat_rejected_w'] / 1e6:11,.1f}   {r['chiller_heat_w'] / 1e6:11,.1f}"
+        )
+    peak = f"peak supply {s['peak_supply_c']:.2f} C at {s['peak_supply_t_s']:,.0f} s"
+    if s["event"] == "load-step":
+        peak += f" (+{s['peak_rise_k']:.2f} K; by hand +{s['peak_rise_hand_k']:.2f} K)"
+    crossed = s["time_to_limit_s"]
+    say(
+        f"{peak}, peak return {s['peak_return_c']:.2f} C; "
+        + (f"{limit} not passed" if crossed is None else f"{limit} passed at {crossed:,.0f} s")
+    )
+    if out is not None:
+        say(f"wrote {out}")

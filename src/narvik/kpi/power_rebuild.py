@@ -37,6 +37,7 @@ from narvik.physics.power_profiles import (
     DEFAULT_PROFILES,
     PowerProfile,
     SteadyPowerProfile,
+    floor_in_range,
     job_kinds,
     job_power_fraction,
     job_seed,
@@ -177,14 +178,10 @@ def _running(
     return np.asarray(started[n_started] - ended[n_ended], dtype=np.float64)
 
 
-def floor_in_range(site: Site, floor_fraction: float) -> float:
-    """The GPU power floor (a share of the busy, maximum, power) as a fraction of the GPU's
-    idle-to-max range (0 when the floor is at or below idle)."""
-    if floor_fraction <= 0:
-        return 0.0
+def site_floor(site: Site, floor_fraction: float) -> float:
+    """The site's GPU power floor as a fraction of its GPUs' idle-to-max range."""
     gpu = site.gpu_model(site.rack_types[0].gpu_model)
-    span = gpu.max_power_w - gpu.idle_power_w
-    return float(np.clip((floor_fraction * gpu.max_power_w - gpu.idle_power_w) / span, 0, 1))
+    return floor_in_range(floor_fraction, gpu.idle_power_w, gpu.max_power_w)
 
 
 def run_site(run: RunData) -> Site:
@@ -217,7 +214,7 @@ def rebuild_power(
         steady=busy_gpu_utilization,
         seed=seed,
         day_start_utc_s=0.0,
-        floor=floor_in_range(site, floor_fraction),
+        floor=site_floor(site, floor_fraction),
     )
     when = dt.datetime.combine(start_date, dt.time()) + dt.timedelta(seconds=window.start_s)
     model = FacilityModel.from_site(site, site.phase_at(when.date()).name)

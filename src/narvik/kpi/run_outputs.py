@@ -82,6 +82,7 @@ def run_summary(results: Results) -> dict[str, Any]:
     if steps is not None:
         site = cast(Site, results.site)  # step series come only with a physical site
         totals = energy_totals(steps.facility, steps.step_s)
+        totals["gpu_floor_energy_mwh"] = float(np.sum(steps.floor_power_w)) * steps.step_s / 3.6e9
         totals["power_cap_mw"] = float(steps.power_cap_w.max()) / 1e6
         totals["hours_over_cap"] = float(
             np.sum(steps.facility.facility_power_w > steps.power_cap_w)
@@ -198,6 +199,7 @@ def _timeseries(results: Results) -> pa.Table:
             "ambient_c": f.ambient_c,
             "pue": pue,
             "chiller_power_w": f.chiller_power_w,
+            "gpu_floor_power_w": steps.floor_power_w,
             "heat_reused_w": f.heat_reused_w,
         }
     )

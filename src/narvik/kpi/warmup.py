@@ -207,6 +207,7 @@ def _trim_steps(steps: SiteSteps, mask: NDArray[np.bool_]) -> SiteSteps:
         gpus_online=steps.gpus_online[mask],
         month=steps.month[mask],
         facility=_trim_facility(steps.facility, mask),
+        floor_power_w=steps.floor_power_w[mask],
     )
 
 

@@ -387,3 +387,31 @@ def job_gpu_power_w(
     )
     inside = (t >= start_s) & (t < end_s)
     return np.where(inside, gpu_power_w(frac, idle_power_w, max_power_w), 0.0)
+
+
+def floor_in_range(floor_fraction: float, idle_power_w: float, max_power_w: float) -> float:
+    """A GPU power floor given as a share of the GPU's busy (maximum) power, as a fraction
+    of its idle-to-max range (0 when the floor is at or below idle power)."""
+    if floor_fraction <= 0 or max_power_w <= idle_power_w:
+        return 0.0
+    lifted = (floor_fraction * max_power_w - idle_power_w) / (max_power_w - idle_power_w)
+    return float(np.clip(lifted, 0.0, 1.0))
+
+
+def mean_floor_lift(profile: PowerProfile, floor: float, *, seed: int = 0) -> float:
+    """How much a GPU power floor (``floor``, a fraction of the range) raises a running
+    job's mean power fraction: the mean of ``max(f, floor) - f`` over its steady state
+    (training: one checkpoint interval at 0.1 s, long after its start ramp; inference: a
+    UTC day at 1 s; steady: ``max(0, floor - fraction)``)."""
+    if floor <= 0:
+        return 0.0
+    if isinstance(profile, SteadyPowerProfile):
+        return max(0.0, floor - profile.fraction)
+    if isinstance(profile, TrainingPowerProfile):
+        t_s = np.arange(0.0, profile.checkpoint_interval_s, 0.1)
+        start_s = -100.0 * profile.checkpoint_interval_s
+    else:
+        t_s = np.arange(0.0, DAY_S, 1.0)
+        start_s = -DAY_S
+    f = job_power_fraction(profile, t_s, start_s, math.inf, seed=seed)
+    return float(np.mean(np.maximum(f, floor) - f))

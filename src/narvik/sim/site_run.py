@@ -10,13 +10,14 @@ the power shed by active curtailments.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from narvik.physics.facility import FacilityHours, FacilityModel, concat_hours
+from narvik.physics.power_profiles import job_kinds
 from narvik.physics.weather import Weather
 from narvik.sim.flat import FlatResult, simulate_flat
 from narvik.sim.tenancy_result import TenancyResult
@@ -50,6 +51,8 @@ class SiteSteps:
     gpus_online: NDArray[np.float64]
     month: NDArray[np.int64]
     facility: FacilityHours
+    floor_power_w: NDArray[np.float64]
+    """IT power the GPU power floor adds (in ``facility``'s IT power), W."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,12 +140,17 @@ def simulate_on_site(
     phase: str | None = None,
     step_s: float = SECONDS_PER_HOUR,
     busy_gpu_utilization: float = 0.85,
+    floor_lift_by_kind: Mapping[str, float] | None = None,
     progress: Callable[[str, float, float], None] | None = None,
 ) -> SiteRun:
     """Run ``jobs`` on the site's pool for ``span_s`` under ``policy``, then the physics.
 
     With ``span_s`` None the schedule runs until every job has ended and the
-    physics covers the whole of it.
+    physics covers the whole of it. ``floor_lift_by_kind``: by job kind, how much the GPU
+    power floor raises a busy GPU's mean utilisation
+    (:func:`narvik.physics.power_profiles.mean_floor_lift`); it is added to the physics,
+    except in steps where the site holds its power down (a curtailment in force or GPUs
+    power-capped): there the floor yields.
     """
     report = progress or (lambda stage, done, total: None)
     total = span_s if span_s is not None else float(jobs.submit_s.max(initial=0.0))
@@ -158,7 +166,17 @@ def simulate_on_site(
     if span_s is None:
         span_s = run_end_s(schedule, step_s)
     report("physics", 0, 1)
-    steps = _steps(site, schedule, weather, start_date, span_s, step_s, busy_gpu_utilization, phase)
+    steps = _steps(
+        site,
+        schedule,
+        weather,
+        start_date,
+        span_s,
+        step_s,
+        busy_gpu_utilization,
+        phase,
+        floor_lift_by_kind or {},
+    )
     report("physics", 1, 1)
     return SiteRun(
         schedule=schedule,
@@ -184,6 +202,7 @@ def _steps(
     step_s: float,
     busy_gpu_utilization: float,
     phase: str | None,
+    floor_lift_by_kind: Mapping[str, float],
 ) -> SiteSteps:
     n_steps = int(np.ceil(span_s / step_s))
     edges = np.minimum(np.arange(n_steps + 1, dtype=np.float64) * step_s, span_s)
@@ -194,13 +213,17 @@ def _steps(
     shed = step_integrals(sc.t_s, sc.shed_w, edges) / width
     online = step_integrals(sc.t_s, sc.gpus_online.astype(float), edges) / width
     by_tier = _busy_by_tier(sc, edges, width)
+    # The floor yields whenever the site must hold its power down: in steps with a
+    # curtailment in force or GPUs power-capped (the budget binds), it is off.
+    holding_down = (shed > 0) | (busy_capped < busy * (1 - 1e-12))
+    lifted = np.where(holding_down, 0.0, _floor_lift(sc, edges, width, floor_lift_by_kind))
     queued = _queued(sc, edges)
     day_of_year0 = start_date.timetuple().tm_yday - 1
     hour_of_run = (edges[:-1] // SECONDS_PER_HOUR).astype(np.int64)
     ambient = weather.dry_bulb_c[(day_of_year0 * 24 + hour_of_run) % weather.hours]
     when = np.datetime64(start_date, "s") + edges[:-1].astype("timedelta64[s]")
     month = when.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    parts, cap = [], np.zeros(n_steps)
+    parts, cap, floor_w = [], np.zeros(n_steps), np.zeros(n_steps)
     gpus_total = 0
     for name, hours in phase_hours(site, start_date, int(np.ceil(span_s / 3600)) + 1, phase):
         m = (hour_of_run >= hours.start) & (hour_of_run < hours.stop)
@@ -208,7 +231,9 @@ def _steps(
             continue
         model = FacilityModel.from_site(site, name)
         u = busy_capped[m] / model.gpus * busy_gpu_utilization
-        parts.append(model.run(u, ambient[m], month[m]))
+        u_floor = np.minimum(u + lifted[m] / model.gpus, 1.0)
+        parts.append(model.run(u_floor, ambient[m], month[m]))
+        floor_w[m] = model.it_power_w(u_floor) - model.it_power_w(u)
         cap[m] = model.grid_capacity_w
         gpus_total = model.gpus
     return SiteSteps(
@@ -224,7 +249,28 @@ def _steps(
         gpus_online=online,
         month=month,
         facility=concat_hours(parts),
+        floor_power_w=floor_w,
     )
+
+
+def _floor_lift(
+    sc: TenancyResult,
+    edges: NDArray[np.float64],
+    width: NDArray[np.float64],
+    lift_by_kind: Mapping[str, float],
+) -> NDArray[np.float64]:
+    """GPU-equivalents (of the idle-to-max range) the power floor adds in each step: the
+    busy GPUs of each job kind times that kind's lift."""
+    out = np.zeros(len(width))
+    lifts = {k: v for k, v in lift_by_kind.items() if v > 0}
+    if not lifts:
+        return out
+    seg_kind = job_kinds(sc.jobs.job_id)[sc.seg_job] if len(sc.seg_job) else np.empty(0)
+    for kind, lift in sorted(lifts.items()):
+        m = seg_kind == kind
+        busy = busy_gpu_seconds(sc.seg_start_s[m], sc.seg_end_s[m], sc.seg_gpus[m], edges)
+        out += lift * busy / width
+    return out
 
 
 def _busy_by_tier(

@@ -144,6 +144,30 @@ class Cooling(_Model):
     makeup_water_l_per_mwh_heat: NonNegW = Field(
         default=0.0, description="water added to the closed loops per MWh of heat rejected, L"
     )
+    loop_volume_m3_per_mw: float | None = Field(
+        default=None,
+        gt=0,
+        description="fluid inventory of the loop (pipework, CDUs, dry-cooler coils, tanks) "
+        "per MW of IT nameplate online, m3/MW; the thermal mass of `facility transient`",
+    )
+    loop_steel_kg_per_mw: NonNegW = Field(
+        default=0.0,
+        description="steel of pipes and equipment counted as thermal mass, per MW of IT "
+        "nameplate online, kg/MW (0: left out)",
+    )
+    supply_temp_max_c: float | None = Field(
+        default=None,
+        ge=5,
+        le=75,
+        description="highest facility water supply temperature the IT equipment accepts "
+        "(the upper bound of its ASHRAE W class), C",
+    )
+    heat_rejection_response_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="time constant with which the dry coolers' and chillers' heat follows "
+        "its control target, s",
+    )
 
     @model_validator(mode="after")
     def _return_above_supply(self) -> Cooling:
