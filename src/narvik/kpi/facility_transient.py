@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 
-from narvik.physics import heat_demand, heat_reuse
+from narvik.physics import heat_reuse
 from narvik.physics import loop_transient as lt
 from narvik.physics.facility import FacilityModel
 from narvik.site.model import Site
@@ -136,19 +136,7 @@ class LoopSetup:
         m = self.model
         if not m.offtakers:
             return np.zeros_like(it)
-        amb = np.full_like(it, ambient_c)
-        demand = np.stack(
-            [
-                heat_demand.heat_demand_w(
-                    amb,
-                    peak_demand_w=o.peak_demand_w,
-                    base_demand_fraction=o.base_demand_fraction,
-                    balance_temp_c=o.balance_temp_c,
-                    design_temp_c=o.design_temp_c,
-                )
-                for o in m.offtakers
-            ]
-        )
+        demand = m.offtaker_demand_w(np.full_like(it, ambient_c))
         liquid_w = it * m.liquid_heat_fraction
         return heat_reuse.allocate_heat(liquid_w, demand, m.offtaker_cops()).source_w.sum(axis=0)
 

@@ -219,6 +219,23 @@ class FacilityModel:
             + hours.ancillary_power_w
         )
 
+    def offtaker_demand_w(self, ambient_c: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Heat demand of each offtaker (rows) at each ambient temperature (columns), W."""
+        if not self.offtakers:
+            return np.zeros((0, ambient_c.shape[0]))
+        return np.stack(
+            [
+                heat_demand.heat_demand_w(
+                    ambient_c,
+                    peak_demand_w=o.peak_demand_w,
+                    base_demand_fraction=o.base_demand_fraction,
+                    balance_temp_c=o.balance_temp_c,
+                    design_temp_c=o.design_temp_c,
+                )
+                for o in self.offtakers
+            ]
+        )
+
     def offtaker_cops(self) -> NDArray[np.float64]:
         """COP per offtaker (inf for a direct heat exchanger)."""
         return np.array(
@@ -240,21 +257,7 @@ class FacilityModel:
 
         # Heat recovery comes first: what offtakers take, the dry coolers need not reject.
         liquid_w = cooling.liquid_heat_w(it_w, self.liquid_heat_fraction)
-        if self.offtakers:
-            demand = np.stack(
-                [
-                    heat_demand.heat_demand_w(
-                        t_amb,
-                        peak_demand_w=o.peak_demand_w,
-                        base_demand_fraction=o.base_demand_fraction,
-                        balance_temp_c=o.balance_temp_c,
-                        design_temp_c=o.design_temp_c,
-                    )
-                    for o in self.offtakers
-                ]
-            )
-        else:
-            demand = np.zeros((0, u.shape[0]))
+        demand = self.offtaker_demand_w(t_amb)
         reuse = heat_reuse.allocate_heat(liquid_w, demand, self.offtaker_cops())
         reused_w = reuse.source_w.sum(axis=0)
 
