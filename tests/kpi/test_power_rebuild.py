@@ -161,3 +161,12 @@ def test_power_quality_reports_the_swing_and_what_smoothing_leaves(tmp_path: Pat
     assert (
         s["raw"]["band_variance_mw2"]["0.1-1 Hz"] > s["smoothed"]["band_variance_mw2"]["0.1-1 Hz"]
     )
+
+
+def test_without_smoothing_settings_the_smoothed_power_is_the_raw_power(tmp_path: Path):
+    run = load_run(_run_folder(tmp_path))
+    result = power_quality(run, window_from(run, None, 120.0, 0.1))
+    np.testing.assert_array_equal(result.smoothed.grid_w, result.raw.grid_power_w)
+    assert result.summary["smoothing_energy_mwh"] == 0.0
+    assert result.summary["rack_storage"]["broken_s"] == 0.0
+    assert result.summary["bess"]["broken_s"] == 0.0

@@ -302,8 +302,10 @@ def test_physical_report_is_self_contained_with_every_figure(physical_run):
     # for these figures; outside the inlined library there is none.
     assert "https://cdn" not in _outside_scripts(text)
     assert "http" not in _outside_scripts(text)
-    assert text.count("Plotly.newPlot(") == 6
-    assert len(re.findall(r"<script[^>]*>", text)) == 2 + 6  # config, plotly.js, figures
+    # its jobs are all steady (no training gang): the power-quality figure shows the first
+    # ten minutes of the run
+    assert text.count("Plotly.newPlot(") == 7
+    assert len(re.findall(r"<script[^>]*>", text)) == 2 + 7  # config, plotly.js, figures
     for title in (
         "GPU utilisation by tenant tier",
         "Queue wait distribution by tier",
@@ -311,6 +313,8 @@ def test_physical_report_is_self_contained_with_every_figure(physical_run):
         "PUE against ambient temperature",
         "Heat delivered against demand per offtaker",
         "Key performance indicators",
+        "Power quality",
+        "This run had no training gangs",
     ):
         assert title in text
     for header in ("stargate-norway", "easy", "2027-07-01", "2.00 days", "How to read this"):

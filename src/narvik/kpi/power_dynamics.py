@@ -26,7 +26,7 @@ from narvik.kpi.run_data import RunData, floats
 from narvik.physics.power_profiles import PowerProfile, parse_power_profile
 from narvik.physics.power_quality import summarise
 from narvik.physics.power_settings import MW, MWH_J, GridCode, PowerSmoothing
-from narvik.physics.power_smoothing import SmoothingChain, chain
+from narvik.physics.power_smoothing import battery, ramp_limit
 from narvik.units import SECONDS_PER_HOUR
 
 #: Where a run's summary keeps its power-dynamics settings.
@@ -57,7 +57,7 @@ class PowerQuality:
     window: Window
     raw: RebuiltPower
     floored: RebuiltPower
-    smoothed: SmoothingChain
+    smoothed: Smoothed
     summary: dict[str, Any]
 
 
@@ -103,21 +103,48 @@ def power_quality(run: RunData, window: Window) -> PowerQuality:
     return PowerQuality(window, raw, floored, smoothed, summary)
 
 
-def smooth(demand_w: NDArray[np.float64], dt_s: float, p: PowerSmoothing) -> SmoothingChain:
-    """The ramp limiter (when the scenario sets one) and the battery, on the site's draw."""
-    big = 1e18  # a limit that never binds (the storage models refuse infinite energy)
-    ramp = p.ramp_limit_mw_per_s
-    return chain(
-        demand_w,
-        dt_s,
-        (ramp * MW) if ramp else big,
-        (p.rack_storage_mwh * MWH_J) if ramp else big,
-        np.inf,
-        p.bess_power_mw * MW,
-        max(p.bess_energy_mwh * MWH_J, 1.0),
-        p.bess_tau_s,
-        ramp_tau_s=p.ramp_tau_s,
-        grid0_w=float(np.mean(demand_w)) if len(demand_w) else None,
+@dataclass(frozen=True)
+class Smoothed:
+    """The site's draw after the smoothing stages the scenario sets (a stage it does not
+    set passes the demand through: no state of charge, never broken)."""
+
+    grid_w: NDArray[np.float64]
+    rack_soc_j: NDArray[np.float64]
+    rack_broken: NDArray[np.bool_]
+    bess_soc_j: NDArray[np.float64]
+    bess_broken: NDArray[np.bool_]
+
+
+def smooth(demand_w: NDArray[np.float64], dt_s: float, p: PowerSmoothing) -> Smoothed:
+    """The ramp limiter held by the rack storage, then the site battery, on the site's
+    draw; each only when the scenario sets it. The storages start at half charge with the
+    grid drawing the window's mean (the jobs were already running)."""
+    grid0 = float(np.mean(demand_w)) if len(demand_w) else None
+    none = np.zeros(len(demand_w), dtype=bool)
+    grid, rack_soc, rack_broken = demand_w, np.zeros(len(demand_w)), none
+    if p.ramp_limit_mw_per_s:
+        rack = ramp_limit(
+            demand_w,
+            dt_s,
+            ramp_w_per_s=p.ramp_limit_mw_per_s * MW,
+            storage_energy_j=p.rack_storage_mwh * MWH_J,
+            tau_s=p.ramp_tau_s,
+            grid0_w=grid0,
+        )
+        grid, rack_soc, rack_broken = rack.grid_w, rack.soc_j, rack.broken
+    bess_soc, bess_broken = np.zeros(len(demand_w)), none
+    if p.bess_power_mw > 0 and p.bess_energy_mwh > 0:
+        bess = battery(
+            grid,
+            dt_s,
+            power_w=p.bess_power_mw * MW,
+            energy_j=p.bess_energy_mwh * MWH_J,
+            tau_s=p.bess_tau_s,
+            grid0_w=grid0,
+        )
+        grid, bess_soc, bess_broken = bess.grid_w, bess.soc_j, bess.broken
+    return Smoothed(
+        np.asarray(grid, dtype=np.float64), rack_soc, rack_broken, bess_soc, bess_broken
     )
 
 
@@ -170,11 +197,10 @@ def window_from(
 def busiest_training_hour_s(run: RunData, run_span_s: float) -> float:
     """Start of the whole hour with the most training GPUs running at its start."""
     hours = np.arange(0.0, max(run_span_s - SECONDS_PER_HOUR, 0.0) + 1, SECONDS_PER_HOUR)
-    jobs = window_jobs(run, Window(0.0, run_span_s, SECONDS_PER_HOUR))
-    m = jobs.kind == "training"
-    if not m.any():
+    jobs = window_jobs(run, Window(0.0, run_span_s, SECONDS_PER_HOUR), only_kind="training")
+    if not len(jobs.gpus):
         return 0.0
-    start, end, gpus = jobs.start_s[m], jobs.end_s[m], jobs.gpus[m]
+    start, end, gpus = jobs.start_s, jobs.end_s, jobs.gpus
     busy = [(gpus * ((start <= h) & (end > h))).sum() for h in hours]
     return float(hours[int(np.argmax(busy))])
 

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
@@ -86,21 +88,30 @@ class WindowJobs:
     end_s: NDArray[np.float64]
 
 
-def window_jobs(run: RunData, window: Window) -> WindowJobs:
-    """Jobs whose run overlaps the window (still running at the end: to the run's end)."""
-    table = pq.read_table(run.run_dir / "jobs.parquet", columns=["job_id", "tenant"])
+def window_jobs(run: RunData, window: Window, *, only_kind: str | None = None) -> WindowJobs:
+    """Jobs whose run overlaps the window (still running at the end: to the run's end);
+    ``only_kind``: only jobs of that kind (their ids are filtered before they are read)."""
     start = floats(run.jobs, "start_s")
     end = np.where(np.isnan(floats(run.jobs, "end_s")), np.inf, floats(run.jobs, "end_s"))
     w_end = window.start_s + window.span_s
     m = ~np.isnan(start) & (start < w_end) & (end > window.start_s)
-    ids = np.array(table.column("job_id").to_pylist(), dtype=object)[m]
+    table = pq.read_table(run.run_dir / "jobs.parquet", columns=["job_id", "tenant"])
+    if only_kind is not None:
+        ids_all = table.column("job_id")
+        m &= np.asarray(
+            pc.match_substring(ids_all, f"-{only_kind}-").to_numpy(zero_copy_only=False)
+        )
+    table = table.filter(pa.array(m))
+    ids = np.array(table.column("job_id").to_pylist(), dtype=object)
+    kinds = job_kinds(ids)
+    keep = np.ones(len(ids), dtype=bool) if only_kind is None else kinds == only_kind
     return WindowJobs(
-        job_id=ids,
-        kind=job_kinds(ids),
-        tenant=np.array(table.column("tenant").to_pylist(), dtype=object)[m],
-        gpus=floats(run.jobs, "gpus")[m],
-        start_s=start[m],
-        end_s=end[m],
+        job_id=ids[keep],
+        kind=kinds[keep],
+        tenant=np.array(table.column("tenant").to_pylist(), dtype=object)[keep],
+        gpus=floats(run.jobs, "gpus")[m][keep],
+        start_s=start[m][keep],
+        end_s=end[m][keep],
     )
 
 

@@ -12,7 +12,8 @@ against the grid cap, PUE against ambient temperature, heat to offtakers) and th
 queue over time are drawn for physical sites only; a ``flat:N`` pool has no physics
 and gets a note instead. Every figure over time marks the warm-up the KPIs leave
 out, and the wait distributions count the jobs the KPIs count (submitted at or
-after its end).
+after its end). Physical sites also get the power-quality section of
+:mod:`narvik.kpi.power_report` (ten minutes at 0.1 s rebuilt from the jobs).
 """
 
 from __future__ import annotations
@@ -524,6 +525,11 @@ def render_html(run: RunData) -> str:
         parts += [_figure_html(s) for s in facility_sections(run)]
         if not run.offtaker_names:
             parts.append('<p class="note">This site has no heat offtakers: no heat figure.</p>')
+        # imported here: the rebuild loads the facility's physics (CoolProp, scipy), which
+        # the pages that only borrow figure_card (comparison, study) do not need
+        from narvik.kpi.power_report import power_quality_html
+
+        parts.append(power_quality_html(run, figure_card))
     else:
         parts.append(
             f'<p class="note">{_e(run.site)} is a bare pool of GPU slots without physics: '
