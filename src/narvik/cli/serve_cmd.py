@@ -50,9 +50,6 @@ def serve(
     # over every millisecond (not every 5) so requests wait less behind a long pass.
     sys.setswitchinterval(0.001)
 
-    from narvik.service.api.app import create_app
-    from narvik.service.settings import ServiceSettings
-
     given: dict[str, Any] = {
         "db_url": db,
         "host": host,
@@ -64,11 +61,8 @@ def serve(
         "pass_interval_s": pass_interval_s,
     }
     with user_errors():
-        try:
-            settings = ServiceSettings(**{k: v for k, v in given.items() if v is not None})
-        except Exception as exc:  # pydantic's ValidationError names the setting
-            raise ValueError(f"settings: {exc}") from exc
-        app = create_app(settings)
+        settings = _settings(given)
+        app = _app(settings)
     err_console.print(
         f"narvik serve: http://{settings.host}:{settings.port}/dashboard "
         f"(API docs at /docs, database {app.state.ctx.db.dialect})"
@@ -78,3 +72,53 @@ def serve(
             f"narvik serve: {plain(app.state.ctx.clock_notice)}", highlight=False, soft_wrap=True
         )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+
+
+#: The options of the command by setting, to name them in errors.
+_OPTION = {
+    "db_url": "--db",
+    "host": "--host",
+    "port": "--port",
+    "scenario": "--scenario",
+    "site": "--site",
+    "clock_speed": "--clock-speed",
+    "clock_start": "--clock-start",
+    "pass_interval_s": "--pass-interval-s",
+}
+
+
+def _settings(given: dict[str, Any]) -> Any:
+    """The service's settings; a bad one is one line naming its option (or NARVIK_ var)."""
+    from pydantic import ValidationError
+
+    from narvik.service.settings import ServiceSettings
+
+    try:
+        return ServiceSettings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"])
+            option = _OPTION.get(name, name)
+            where = option if given.get(name) is not None else f"{option} (NARVIK_{name.upper()})"
+            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+        raise ValueError("; ".join(problems)) from exc
+
+
+def _app(settings: Any) -> Any:
+    """The app, with a database that cannot be opened said in one line (password hidden)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from narvik.service.api.app import create_app
+
+    try:
+        shown = make_url(settings.db_url).render_as_string(hide_password=True)
+    except ArgumentError as exc:
+        raise ValueError(f"--db {settings.db_url!r}: not a database URL") from exc
+    try:
+        return create_app(settings)
+    except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None)  # the driver's error, when there is one
+        reason = str(orig if orig is not None else exc).strip().splitlines()[0]
+        raise ValueError(f"--db {shown}: cannot open the database: {reason}") from exc
