@@ -24,12 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from narvik.engine import HallSpec
 from narvik.physics.power_profiles import (
-    DEFAULT_PROFILES,
     JOB_KINDS,
     PowerProfile,
-    SteadyPowerProfile,
-    floor_in_range,
     mean_floor_lift,
+    profile_for,
+    site_floor,
 )
 from narvik.physics.power_settings import GridCode, PowerSmoothing
 from narvik.physics.weather import Weather, builtin_weather, read_epw, shifted_weather
@@ -516,18 +515,26 @@ def check_against_pool(spec: ScenarioSpec, n_gpus: int, pool: str) -> None:
     """A flat pool under narvik: quotas and reservations must fit its GPU slots."""
     if spec.tenancy is None or spec.policy != "narvik":
         return
-    for day in sorted({q.start for t in spec.tenancy.tenants for q in t.quota}):
-        total = sum(t.quota_at(day) for t in spec.tenancy.tenants)
-        if total > n_gpus:
-            raise ScenarioError(
-                f"tenancy.tenants: quotas from {day} add up to {total:,} GPUs, above the "
-                f"{n_gpus:,} GPU slots of {pool}; give a scenario whose tenancy fits the pool"
-            )
+    _check_quota_sums(
+        spec.tenancy,
+        n_gpus,
+        f"the {n_gpus:,} GPU slots of {pool}; give a scenario whose tenancy fits the pool",
+    )
     for i, r in enumerate(spec.reservations):
         if r.gpus > n_gpus:
             raise ScenarioError(
                 f"reservations.{i}.gpus: {r.gpus:,} GPUs is above the {n_gpus:,} GPU slots "
                 f"of {pool}"
+            )
+
+
+def _check_quota_sums(tenancy: Tenancy, gpus: int, what: str) -> None:
+    """The guaranteed quotas in force on any day must add up to at most ``gpus``."""
+    for day in sorted({q.start for t in tenancy.tenants for q in t.quota}):
+        total = sum(t.quota_at(day) for t in tenancy.tenants)
+        if total > gpus:
+            raise ScenarioError(
+                f"tenancy.tenants: quotas from {day} add up to {total:,} GPUs, above {what}"
             )
 
 
@@ -537,14 +544,7 @@ def check_against_site(spec: ScenarioSpec, site: Site, phase: str) -> None:
         return
     fleet = fleet_summary(site, phase).gpus
     halls = {h.name for h in site.halls_online(phase)}
-    days = sorted({q.start for t in spec.tenancy.tenants for q in t.quota})
-    for day in days:
-        total = sum(t.quota_at(day) for t in spec.tenancy.tenants)
-        if total > fleet:
-            raise ScenarioError(
-                f"tenancy.tenants: quotas from {day} add up to {total:,} GPUs, above the fleet "
-                f"of {fleet:,} GPUs in {phase}"
-            )
+    _check_quota_sums(spec.tenancy, fleet, f"the fleet of {fleet:,} GPUs in {phase}")
     for i, t in enumerate(spec.tenancy.tenants):
         for h in t.allowed_halls:
             if h not in halls:
@@ -590,12 +590,11 @@ def floor_lifts(spec: ScenarioSpec, site: Site) -> dict[str, float]:
     utilisation (its profile: the scenario's for the kind, else the default; research
     jobs are steady at the busy utilisation). Tenant-level profiles apply only to
     ``narvik power-quality``'s rebuild, not to the hourly energy."""
-    gpu = site.gpu_model(site.rack_types[0].gpu_model)
-    floor = floor_in_range(
-        spec.power_smoothing.gpu_power_floor_fraction, gpu.idle_power_w, gpu.max_power_w
-    )
+    floor = site_floor(site, spec.power_smoothing.gpu_power_floor_fraction)
     if floor <= 0:
         return {}
-    steady = SteadyPowerProfile(fraction=spec.busy_gpu_utilization)
-    profiles = {**DEFAULT_PROFILES, "research": steady, **spec.power_profiles}
-    return {k: mean_floor_lift(p, floor) for k, p in sorted(profiles.items()) if k in JOB_KINDS}
+    steady = spec.busy_gpu_utilization
+    return {
+        k: mean_floor_lift(profile_for(k, "", spec.power_profiles, steady), floor)
+        for k in sorted(JOB_KINDS)
+    }

@@ -14,6 +14,7 @@ running), and the floor's energy is reported as the smoothing's cost.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from narvik.kpi.run_data import RunData, floats
 from narvik.physics.power_profiles import PowerProfile, parse_power_profile
 from narvik.physics.power_quality import summarise
 from narvik.physics.power_settings import MW, MWH_J, GridCode, PowerSmoothing
-from narvik.physics.power_smoothing import battery, ramp_limit
+from narvik.physics.power_smoothing import SmoothingChain, chain
 from narvik.units import SECONDS_PER_HOUR
 
 #: Where a run's summary keeps its power-dynamics settings.
@@ -57,7 +58,7 @@ class PowerQuality:
     window: Window
     raw: RebuiltPower
     floored: RebuiltPower
-    smoothed: Smoothed
+    smoothed: SmoothingChain
     summary: dict[str, Any]
 
 
@@ -103,48 +104,22 @@ def power_quality(run: RunData, window: Window) -> PowerQuality:
     return PowerQuality(window, raw, floored, smoothed, summary)
 
 
-@dataclass(frozen=True)
-class Smoothed:
-    """The site's draw after the smoothing stages the scenario sets (a stage it does not
-    set passes the demand through: no state of charge, never broken)."""
-
-    grid_w: NDArray[np.float64]
-    rack_soc_j: NDArray[np.float64]
-    rack_broken: NDArray[np.bool_]
-    bess_soc_j: NDArray[np.float64]
-    bess_broken: NDArray[np.bool_]
-
-
-def smooth(demand_w: NDArray[np.float64], dt_s: float, p: PowerSmoothing) -> Smoothed:
+def smooth(demand_w: NDArray[np.float64], dt_s: float, p: PowerSmoothing) -> SmoothingChain:
     """The ramp limiter held by the rack storage, then the site battery, on the site's
     draw; each only when the scenario sets it. The storages start at half charge with the
     grid drawing the window's mean (the jobs were already running)."""
-    grid0 = float(np.mean(demand_w)) if len(demand_w) else None
-    none = np.zeros(len(demand_w), dtype=bool)
-    grid, rack_soc, rack_broken = demand_w, np.zeros(len(demand_w)), none
-    if p.ramp_limit_mw_per_s:
-        rack = ramp_limit(
-            demand_w,
-            dt_s,
-            ramp_w_per_s=p.ramp_limit_mw_per_s * MW,
-            storage_energy_j=p.rack_storage_mwh * MWH_J,
-            tau_s=p.ramp_tau_s,
-            grid0_w=grid0,
-        )
-        grid, rack_soc, rack_broken = rack.grid_w, rack.soc_j, rack.broken
-    bess_soc, bess_broken = np.zeros(len(demand_w)), none
-    if p.bess_power_mw > 0 and p.bess_energy_mwh > 0:
-        bess = battery(
-            grid,
-            dt_s,
-            power_w=p.bess_power_mw * MW,
-            energy_j=p.bess_energy_mwh * MWH_J,
-            tau_s=p.bess_tau_s,
-            grid0_w=grid0,
-        )
-        grid, bess_soc, bess_broken = bess.grid_w, bess.soc_j, bess.broken
-    return Smoothed(
-        np.asarray(grid, dtype=np.float64), rack_soc, rack_broken, bess_soc, bess_broken
+    ramp = p.ramp_limit_mw_per_s
+    return chain(
+        demand_w,
+        dt_s,
+        ramp * MW if ramp else None,
+        p.rack_storage_mwh * MWH_J,
+        math.inf,
+        p.bess_power_mw * MW,
+        p.bess_energy_mwh * MWH_J,
+        p.bess_tau_s,
+        ramp_tau_s=p.ramp_tau_s,
+        grid0_w=float(np.mean(demand_w)) if len(demand_w) else None,
     )
 
 

@@ -36,13 +36,13 @@ from numpy.typing import NDArray
 from narvik.kpi.run_data import RunData, floats
 from narvik.physics.facility import FacilityModel
 from narvik.physics.power_profiles import (
-    DEFAULT_PROFILES,
     PowerProfile,
     SteadyPowerProfile,
-    floor_in_range,
     job_kinds,
     job_power_fraction,
     job_seed,
+    profile_for,
+    site_floor,
 )
 from narvik.site import Site, load_site
 from narvik.units import SECONDS_PER_DAY
@@ -115,20 +115,6 @@ def window_jobs(run: RunData, window: Window, *, only_kind: str | None = None) -
     )
 
 
-def profile_of(
-    kind: str, tenant: str, overrides: Mapping[str, PowerProfile], steady: float
-) -> PowerProfile:
-    """A job's profile: the scenario's for its tenant, else for its kind, else the default
-    of its kind (research and unknown kinds: steady at the run's busy utilisation)."""
-    if tenant in overrides:
-        return overrides[tenant]
-    if kind in overrides:
-        return overrides[kind]
-    if kind in ("training", "inference"):
-        return DEFAULT_PROFILES[kind]
-    return SteadyPowerProfile(fraction=steady)
-
-
 def busy_gpu_fractions(
     jobs: WindowJobs,
     t_s: NDArray[np.float64],
@@ -149,7 +135,7 @@ def busy_gpu_fractions(
     steady_gpus: dict[float, list[int]] = {}
     for i in range(len(jobs.gpus)):
         kind = str(jobs.kind[i])
-        p = profile_of(kind, str(jobs.tenant[i]), overrides, steady)
+        p = profile_for(kind, str(jobs.tenant[i]), overrides, steady)
         running = _running(
             t_s, jobs.start_s[i : i + 1], jobs.end_s[i : i + 1], jobs.gpus[i : i + 1]
         )
@@ -187,12 +173,6 @@ def _running(
     n_started = np.searchsorted(start_s[s_order], t_s, side="right")
     n_ended = np.searchsorted(end_s[e_order], t_s, side="right")
     return np.asarray(started[n_started] - ended[n_ended], dtype=np.float64)
-
-
-def site_floor(site: Site, floor_fraction: float) -> float:
-    """The site's GPU power floor as a fraction of its GPUs' idle-to-max range."""
-    gpu = site.gpu_model(site.rack_types[0].gpu_model)
-    return floor_in_range(floor_fraction, gpu.idle_power_w, gpu.max_power_w)
 
 
 def run_site(run: RunData) -> Site:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal, Self
 
 import numpy as np
@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from scipy.signal import lfilter
 
 from narvik.physics.it_power import gpu_power_w
+from narvik.site.model import Site
 
 __all__ = [
     "DAY_S",
@@ -415,3 +416,23 @@ def mean_floor_lift(profile: PowerProfile, floor: float, *, seed: int = 0) -> fl
         start_s = -DAY_S
     f = job_power_fraction(profile, t_s, start_s, math.inf, seed=seed)
     return float(np.mean(np.maximum(f, floor) - f))
+
+
+def profile_for(
+    kind: str, tenant: str, overrides: Mapping[str, PowerProfile], steady: float
+) -> PowerProfile:
+    """A job's profile: the scenario's for its tenant, else for its kind, else the default
+    of its kind (research and unknown kinds: steady at the run's busy utilisation)."""
+    if tenant in overrides:
+        return overrides[tenant]
+    if kind in overrides:
+        return overrides[kind]
+    if kind in ("training", "inference"):
+        return DEFAULT_PROFILES[kind]
+    return SteadyPowerProfile(fraction=steady)
+
+
+def site_floor(site: Site, floor_fraction: float) -> float:
+    """The site's GPU power floor as a fraction of its GPUs' idle-to-max range."""
+    gpu = site.gpu_model(site.rack_types[0].gpu_model)
+    return floor_in_range(floor_fraction, gpu.idle_power_w, gpu.max_power_w)

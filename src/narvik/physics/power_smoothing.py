@@ -350,7 +350,7 @@ class SmoothingChain:
 def chain(
     demand_w: ArrayLike,
     dt_s: float,
-    ramp_w_per_s: float,
+    ramp_w_per_s: float | None,
     storage_energy_j: float,
     storage_power_w: float,
     bess_power_w: float,
@@ -371,10 +371,43 @@ def chain(
     supplies together, lumped into one storage (the racks swing in lockstep).
     ``ramp_tau_s`` is the ramp limiter's optional low-pass (see :func:`ramp_limit`);
     ``grid0_w``, the grid draw before the first sample for both stages (default:
-    the first demand).
+    the first demand). A stage the site does not have passes its input through (no
+    state of charge, never broken): no ramp limiter when ``ramp_w_per_s`` is None, no
+    battery when its power or energy is 0.
     """
-    rack = ramp_limit(
-        demand_w,
+    if ramp_w_per_s is None:
+        demand = np.asarray(demand_w, dtype=np.float64)
+        off = np.zeros(len(demand), dtype=bool)
+        rack = RampLimited(demand, np.zeros(len(demand)), off, 0.0, 0.0)
+    else:
+        rack = ramp_limit(
+            demand_w,
+            dt_s,
+            ramp_w_per_s=ramp_w_per_s,
+            storage_energy_j=storage_energy_j,
+            storage_power_w=storage_power_w,
+            soc0_fraction=storage_soc0_fraction,
+            efficiency=storage_efficiency,
+            tau_s=ramp_tau_s,
+            grid0_w=grid0_w,
+        )
+    if bess_power_w <= 0 or bess_energy_j <= 0:
+        n = len(rack.grid_w)
+        bess = Battery(rack.grid_w, np.zeros(n), np.zeros(n, dtype=bool), 0.0, 0.0, 0.0)
+    else:
+        bess = battery(
+            rack.grid_w,
+            dt_s,
+            power_w=bess_power_w,
+            energy_j=bess_energy_j,
+            tau_s=bess_tau_s,
+            soc0_fraction=bess_soc0_fraction,
+            efficiency=bess_efficiency,
+            grid0_w=grid0_w,
+        )
+    return SmoothingChain(bess.grid_w, rack, bess)
+    bess = battery(
+        rack.grid_w,
         dt_s,
         ramp_w_per_s=ramp_w_per_s,
         storage_energy_j=storage_energy_j,
