@@ -80,7 +80,8 @@ def test_load_step_peak_matches_the_critically_damped_hand_value(tmp_path):
     # In the end the dry coolers and the trim chillers reject the net heat together.
     final = doc["final_dry_cooler_heat_w"] + doc["final_chiller_heat_w"]
     assert final == pytest.approx(doc["heat_in_w"] - doc["heat_reused_w"], rel=1e-3)
-    assert doc["final_chiller_heat_w"] > 0  # at 25 C the dry coolers alone fall short
+    # At 25 C the dry coolers installed (1.15 W per W of IT nameplate at 19 C) fall short.
+    assert doc["final_chiller_heat_w"] > 0
     times = [r["t_s"] for r in doc["instants"]]
     assert times[0] == 0.0 and times[-1] == 1800.0 and 120.0 in times
     table = pq.read_table(out)

@@ -104,19 +104,20 @@ def test_a_square_gang_swings_the_racks_by_n_times_the_phase_difference(tmp_path
 
 
 def _grid_by_hand(model: FacilityModel, it_w: float, aux_w: float) -> float:
-    dist = it_w * model.distribution_loss_fraction
-    rated = model.it_nameplate_power_w * (1 + model.distribution_loss_fraction)
-    eta = float(
-        np.interp((it_w + dist) / rated, model.ups_curve_load_fraction, model.ups_curve_efficiency)
-    )
+    e = model.electrical
+    dist = it_w * e.distribution_loss_fraction
+    # N+1 UPS units share the load; each runs at its own point of the curve.
+    unit_load = (it_w + dist) / (e.ups_units * e.ups_unit_rating_w)
+    eta = float(np.interp(unit_load, e.ups_curve_load_fraction, e.ups_curve_efficiency))
     ups = (it_w + dist) * (1 / eta - 1)
-    down = it_w + dist + ups + aux_w
-    r = model.grid_capacity_w
-    trafo = r * (
-        model.transformer_no_load_loss_fraction
-        + model.transformer_load_loss_fraction * (down / r) ** 2
-    )
-    return down + trafo
+    lv = it_w + dist + ups + aux_w
+
+    def trafo(stage, through):
+        r = stage.rated_w
+        return r * (stage.no_load_loss_fraction + stage.load_loss_fraction * (through / r) ** 2)
+
+    mv = lv + trafo(e.mv_lv, lv)
+    return mv + trafo(e.hv_mv, mv)
 
 
 def test_steady_jobs_rebuild_the_hourly_it_power(tmp_path: Path):

@@ -15,6 +15,7 @@ from narvik.cli.defaults import DEFAULT_SITE
 if TYPE_CHECKING:
     from narvik.kpi.facility_transient import FacilityTransient
     from narvik.kpi.facility_year import FacilityYear
+    from narvik.physics.energy_cost import PriceSeries
 
 app = typer.Typer(help="Facility physics studies.", no_args_is_help=True)
 
@@ -26,7 +27,19 @@ def year(
     load: float = typer.Option(0.9, min=0.0, max=1.0, help="Fleet GPU utilisation, 0..1."),
     weather: Path = typer.Option(None, help="EPW weather file (default: the site's climate)."),
     seed: int = typer.Option(0, help="Seed of the built-in typical year (ignored with --weather)."),
+    weather_offset_k: float = typer.Option(
+        0.0,
+        "--weather-offset-k",
+        help="Shift the year's temperatures by K (dry bulb and dew point alike), for "
+        "warm-climate cases (default: 0).",
+    ),
     reporting_year: int = typer.Option(2027, "--year", help="Year named in the EU report."),
+    prices: Path = typer.Option(
+        None,
+        help="Hourly day-ahead prices, CSV: time,price_eur_per_mwh (ISO times with offset) or "
+        "an ENTSO-E Transparency export (default: the shipped NO4 profile of 2023's monthly "
+        "means, laid on --year).",
+    ),
     out: Path = typer.Option(
         None,
         help="Folder for facility_year.json and facility_hourly.parquet (default: write none).",
@@ -36,16 +49,19 @@ def year(
     ),
 ) -> None:
     """Energy, peak power against the grid cap, PUE/REF/ERF/CUE/WUE and heat reuse for a year."""
+    from narvik.kpi.facility_cost import price_series
     from narvik.kpi.facility_io import write_facility_year
     from narvik.kpi.facility_year import run_facility_year
-    from narvik.physics.weather import builtin_weather, read_epw
+    from narvik.physics.weather import builtin_weather, read_epw, shifted_weather
     from narvik.site import load_physical_site
 
     with user_errors():
         loaded = load_physical_site(site)
         wx = read_epw(weather) if weather else builtin_weather(loaded.location.climate, seed)
+        wx = shifted_weather(wx, weather_offset_k)
         result = run_facility_year(loaded, wx, load, phase)
-        doc = result_document(result, reporting_year)
+        series = price_series(prices, reporting_year, wx.hours)
+        doc = result_document(result, reporting_year, series)
         if out is not None:
             write_facility_year(out, result, doc)
     if as_json:
@@ -60,8 +76,11 @@ def year(
             )
 
 
-def result_document(result: FacilityYear, reporting_year: int) -> dict[str, object]:
+def result_document(
+    result: FacilityYear, reporting_year: int, prices: PriceSeries | None = None
+) -> dict[str, object]:
     from narvik.kpi.eu_report import eu_report
+    from narvik.kpi.facility_cost import facility_cost, price_series
 
     return {
         "site": result.site.name,
@@ -69,6 +88,10 @@ def result_document(result: FacilityYear, reporting_year: int) -> dict[str, obje
         "load": float(result.hours.gpu_utilization.mean()),
         "weather": result.weather.source,
         "totals": result.totals(),
+        "equipment": result.equipment(),
+        "cost": facility_cost(
+            result, prices or price_series(None, reporting_year, result.weather.hours)
+        ),
         "offtakers": result.offtakers(),
         "eu_report": eu_report(result, reporting_year),
     }
@@ -92,21 +115,37 @@ def _print(result: FacilityYear, doc: dict[str, object]) -> None:
         ("IT energy", f"{t['it_energy_mwh']:,.0f} MWh"),
         ("Facility energy", f"{t['facility_energy_mwh']:,.0f} MWh"),
         ("Cooling energy", f"{t['cooling_energy_mwh']:,.0f} MWh"),
+        ("Power-chain losses", f"{t['power_chain_loss_mwh']:,.0f} MWh"),
+        ("Heat to the loops", f"{t['heat_to_loop_mwh']:,.0f} MWh"),
         ("Peak facility power", f"{t['peak_facility_power_mw']:,.1f} MW"),
         ("Grid cap", f"{t['power_cap_mw']:,.0f} MW"),
         ("Hours over the cap", f"{t['hours_over_cap']:,.0f}"),
         ("Free-cooling hours", f"{t['free_cooling_hours']:,.0f} of {t['hours']:,.0f}"),
+        ("Hours short of cooling", f"{t['cooling_shortfall_hours']:,.0f}"),
+        ("Highest rack-loop supply", f"{t['max_rack_supply_temp_c']:.1f} C"),
         ("PUE", f"{t['pue']:.3f}"),
         ("REF", f"{t['ref']:.3f}"),
         ("ERF", f"{t['erf']:.3f}"),
-        ("CUE", f"{t['cue_kg_per_kwh']:.4f} kg CO2e/kWh"),
+        ("CUE, location-based", f"{t['cue_location_kg_per_kwh']:.4f} kg CO2e/kWh"),
+        ("CUE, market-based", f"{t['cue_market_kg_per_kwh']:.4f} kg CO2e/kWh"),
         ("WUE", f"{t['wue_l_per_kwh']:.4f} L/kWh"),
         ("Heat reused", f"{t['heat_reused_mwh']:,.0f} MWh"),
-        ("Energy cost", f"{t['energy_cost_eur'] / 1e6:,.1f} M EUR"),
     ]
+    cost = doc.get("cost")
+    if isinstance(cost, dict):
+        rows += [
+            ("Energy at day-ahead prices", f"{cost['energy_eur'] / 1e6:,.1f} M EUR"),
+            ("Grid tariff, energy term", f"{cost['tariff_energy_eur'] / 1e6:,.2f} M EUR"),
+            ("Grid tariff, capacity term", f"{cost['tariff_capacity_eur'] / 1e6:,.2f} M EUR"),
+            ("Electricity tax", f"{cost['electricity_tax_eur'] / 1e6:,.2f} M EUR"),
+            ("Electricity cost", f"{cost['total_eur'] / 1e6:,.1f} M EUR"),
+        ]
+    else:
+        rows.append(("Energy cost (contracts)", f"{t['energy_cost_eur'] / 1e6:,.1f} M EUR"))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+    _print_freeze(cast("dict[str, object]", doc["equipment"]))
     heat = Table(title="Heat by offtaker")
     for col in ("offtaker", "kind", "demand MWh", "delivered MWh", "met", "heat pump MWh"):
         heat.add_column(col)
@@ -120,6 +159,21 @@ def _print(result: FacilityYear, doc: dict[str, object]) -> None:
             f"{o['heat_pump_energy_mwh']:,.0f}",
         )
     console.print(heat)
+
+
+def _print_freeze(e: dict[str, object]) -> None:
+    freeze, margin = e["freeze_point_c"], e["freeze_margin_k"]
+    if freeze is None:
+        return
+    text = f"loop fluid {e['coolant']} freezes at {cast(float, freeze):.1f} C"
+    if margin is not None:
+        verdict = "margin" if cast(float, margin) >= 0 else "SHORT by"
+        text += (
+            f"; design minimum {e['freeze_design_temp_c']:g} C: {verdict} "
+            f"{abs(cast(float, margin)):.1f} K"
+        )
+    text += f"; coldest hour of this year {cast(float, e['coldest_hour_c']):.1f} C"
+    console.print(text, markup=False, highlight=False)
 
 
 @app.command("transient")

@@ -119,7 +119,9 @@ def _print_site(site: Site) -> None:
         highlight=False,
     )
     offt = Table(title="Heat offtakers")
-    for col in ("name", "kind", "needs C", "peak MW", "heat pump"):
+    offt.add_column("name")
+    offt.add_column("kind", no_wrap=True, min_width=16)
+    for col in ("needs C", "peak MW", "heat pump", "on"):
         offt.add_column(col)
     for o in site.offtakers:
         offt.add_row(
@@ -128,6 +130,7 @@ def _print_site(site: Site) -> None:
             f"{o.supply_temp_c:g}",
             f"{o.peak_demand_w / 1e6:,.1f}",
             "yes" if o.heat_pump else "no",
+            "yes" if o.enabled else "optional",
         )
     console.print(offt)
     energy = ", ".join(

@@ -22,23 +22,29 @@ def energy_totals(h: FacilityHours, step_s: float = SECONDS_PER_HOUR) -> dict[st
     e_it_kwh = kwh(h.it_power_w)
     e_dc_kwh = kwh(h.facility_power_w)
     e_ren_kwh = kwh(h.facility_power_w * h.mix.renewable_fraction)
-    co2_kg = kwh(h.facility_power_w * h.mix.carbon_intensity_g_per_kwh) / 1000.0
+    co2_kg = kwh(h.facility_power_w * h.mix.location_carbon_g_per_kwh) / 1000.0
+    co2_market_kg = kwh(h.facility_power_w * h.mix.market_carbon_g_per_kwh) / 1000.0
     e_reuse_kwh = kwh(h.heat_reused_w)
     water_l = float(np.sum(h.water_l_per_h)) * hours_per_step
     return {
         "hours": float(h.it_power_w.shape[0]) * hours_per_step,
         "it_energy_mwh": mwh(h.it_power_w),
         "facility_energy_mwh": mwh(h.facility_power_w),
-        "cooling_energy_mwh": mwh(
-            h.pump_power_w + h.dry_cooler_fan_power_w + h.chiller_power_w + h.air_fan_power_w
-        ),
+        "cooling_energy_mwh": mwh(h.cooling_power_w),
         "chiller_energy_mwh": mwh(h.chiller_power_w),
         "power_chain_loss_mwh": mwh(h.distribution_loss_w + h.ups_loss_w + h.transformer_loss_w),
+        "ancillary_energy_mwh": mwh(h.ancillary_power_w),
+        "heat_to_loop_mwh": mwh(h.heat_to_loop_w),
+        "heat_rejected_mwh": mwh(h.heat_rejected_w),
+        "cooling_shortfall_mwh": mwh(h.cooling_shortfall_w),
+        "cooling_shortfall_hours": float(np.sum(h.cooling_shortfall)) * hours_per_step,
+        "max_rack_supply_temp_c": float(h.rack_supply_temp_c.max()),
         "heat_reused_mwh": mwh(h.heat_reused_w),
         "heat_delivered_mwh": mwh(h.offtaker_delivered_w.sum(axis=0)),
         "heat_pump_energy_mwh": mwh(h.heat_pump_power_w.sum(axis=0)),
         "renewable_energy_mwh": e_ren_kwh / 1000.0,
         "co2_t": co2_kg / 1000.0,
+        "co2_market_t": co2_market_kg / 1000.0,
         "water_m3": water_l / 1000.0,
         "energy_cost_eur": mwh(h.facility_power_w * h.mix.price_eur_per_mwh),
         "peak_it_power_mw": float(h.it_power_w.max()) / 1e6,
@@ -50,6 +56,8 @@ def energy_totals(h: FacilityHours, step_s: float = SECONDS_PER_HOUR) -> dict[st
         "ref": indicators.ref(e_ren_kwh, e_dc_kwh),
         "erf": indicators.erf(e_reuse_kwh, e_dc_kwh),
         "cue_kg_per_kwh": indicators.cue_kg_per_kwh(co2_kg, e_it_kwh),
+        "cue_location_kg_per_kwh": indicators.cue_kg_per_kwh(co2_kg, e_it_kwh),
+        "cue_market_kg_per_kwh": indicators.cue_kg_per_kwh(co2_market_kg, e_it_kwh),
         "wue_l_per_kwh": indicators.wue_l_per_kwh(water_l, e_it_kwh),
     }
 

@@ -38,7 +38,6 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 
-from narvik.physics import heat_reuse
 from narvik.physics import loop_transient as lt
 from narvik.physics.facility import FacilityModel
 from narvik.site.model import Site
@@ -115,8 +114,8 @@ class LoopSetup:
             rise_k=cool.return_temp_c - cool.supply_temp_c,
             limit_c=float(limit_c),
             response_s=cool.heat_rejection_response_s,
-            dry_cooler_w_per_k=model.it_nameplate_power_w / itd_rated_k,
-            pump_head_pa=model.pump_head_pa,
+            dry_cooler_w_per_k=model.dry_cooler_rated_heat_w / itd_rated_k,
+            pump_head_pa=model.facility_pump_head_pa + model.tcs_pump_head_pa,
             loop_heat_share=cool.liquid_heat_fraction if liquid_only else 1.0,
         )
 
@@ -136,9 +135,8 @@ class LoopSetup:
         m = self.model
         if not m.offtakers:
             return np.zeros_like(it)
-        demand = m.offtaker_demand_w(np.full_like(it, ambient_c))
         liquid_w = it * m.liquid_heat_fraction
-        return heat_reuse.allocate_heat(liquid_w, demand, m.offtaker_cops()).source_w.sum(axis=0)
+        return m.reuse(liquid_w, np.full_like(it, ambient_c)).source_w.sum(axis=0)
 
 
 @dataclass(frozen=True)

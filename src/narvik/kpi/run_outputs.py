@@ -88,7 +88,7 @@ def run_summary(results: Results) -> dict[str, Any]:
             np.sum(steps.facility.facility_power_w > steps.power_cap_w)
         ) * (steps.step_s / 3600.0)
         summary.update(totals)
-        summary["offtakers"] = offtaker_totals(steps.facility, site.offtakers, steps.step_s)
+        summary["offtakers"] = offtaker_totals(steps.facility, site.active_offtakers, steps.step_s)
         summary["phase"] = spec.phase or site.phase_at(spec.start_date).name
         summary["step_s"] = steps.step_s
         summary["placement"] = _placement_stats(view.results)
@@ -203,7 +203,7 @@ def _timeseries(results: Results) -> pa.Table:
             "heat_reused_w": f.heat_reused_w,
         }
     )
-    for i, o in enumerate(cast(Site, results.site).offtakers):  # steps: a physical site
+    for i, o in enumerate(cast(Site, results.site).active_offtakers):  # steps: a physical site
         cols[f"heat_demand_w[{o.name}]"] = f.offtaker_demand_w[i]
         cols[f"heat_delivered_w[{o.name}]"] = f.offtaker_delivered_w[i]
     return pa.table(cols)

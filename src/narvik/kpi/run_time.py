@@ -50,7 +50,7 @@ def run_offtakers_table(results: Results) -> pa.Table | None:
     steps = results.steps
     if steps is None:
         return None
-    names = [o.name for o in cast(Site, results.site).offtakers]  # steps: a physical site
+    names = [o.name for o in cast(Site, results.site).active_offtakers]  # steps: a physical site
     f = steps.facility
     t_s = np.repeat(np.asarray(steps.t_s, dtype=np.float64), len(names))
     shape = (len(names), len(steps.t_s))  # offtaker by step

@@ -34,3 +34,17 @@ def check_fluid(fluid: str) -> None:
         specific_heat_j_per_kg_k(fluid, 30.0, 2e5)
     except ValueError as exc:
         raise ValueError(f"unknown coolant {fluid!r} for CoolProp: {exc}") from exc
+
+
+@lru_cache(maxsize=64)
+def freeze_point_c(fluid: str) -> float | None:
+    """Freezing point of an ``INCOMP::`` brine (e.g. propylene glycol in water), C, from
+    CoolProp's fits to manufacturer data (``T_freeze``); 0 C for plain water; None for
+    another fluid CoolProp has no freezing point for. 30 % propylene glycol by mass freezes at about
+    -12.7 C (ASHRAE Handbook - Fundamentals 2021, ch. 31, table 4)."""
+    if fluid.split("::")[-1].lower() == "water":
+        return 0.0
+    try:
+        return float(PropsSI("T_freeze", "T", 300.0, "P", 101325.0, fluid)) - 273.15
+    except ValueError:
+        return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -71,6 +71,9 @@ class Hall(_Model):
     racks: int = Field(gt=0, description="racks in the hall")
     racks_per_network_block: int = Field(gt=0, description="racks under one leaf/spine block")
     phase: str = Field(description="build-out phase in which the hall comes online")
+    floor_area_m2: PositiveW | None = Field(
+        default=None, description="computer-room (white space) floor area of the hall, m2"
+    )
 
 
 class CurvePoint(_Model):
@@ -99,6 +102,25 @@ class PowerChain(_Model):
     )
     ancillary_power_w: NonNegW = Field(
         default=0.0, description="lighting, offices, security and BMS, constant, W"
+    )
+    ups_redundancy: Literal["N", "N+1", "2N"] = Field(
+        default="N",
+        description="UPS units installed for the n the design load needs: n, n + 1 or 2 n",
+    )
+    ups_unit_rating_w: PositiveW | None = Field(
+        default=None,
+        description="rating of one UPS unit, W (default: one unit sized to the design load)",
+    )
+    mv_lv_transformer_no_load_loss_fraction: Fraction = Field(
+        default=0.0, description="MV/LV (hall) transformers: no-load loss / rating"
+    )
+    mv_lv_transformer_load_loss_fraction: Fraction = Field(
+        default=0.0, description="MV/LV (hall) transformers: load loss at rated load / rating"
+    )
+    mv_lv_transformer_capacity_fraction: float = Field(
+        default=1.25,
+        gt=0,
+        description="MV/LV transformer rating installed per W of IT nameplate online",
     )
 
     @model_validator(mode="after")
@@ -168,6 +190,49 @@ class Cooling(_Model):
         description="time constant with which the dry coolers' and chillers' heat follows "
         "its control target, s",
     )
+    cdu_approach_k: NonNegW = Field(
+        default=0.0,
+        description="CDU approach at full load: rack-loop (TCS) supply minus facility supply, K",
+    )
+    air_side_delta_t_k: float | None = Field(
+        default=None,
+        gt=0,
+        le=60,
+        description="rise of the facility water through the air coils (CRAH, rear doors, "
+        "electrical rooms), K: they return it at supply + this (default: the CDUs' rise)",
+    )
+    dry_cooler_capacity_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        description="dry-cooler heat rejection installed, at full fan speed at the rating "
+        "point, per W of IT nameplate online",
+    )
+    chiller_capacity_fraction: NonNegW | None = Field(
+        default=None,
+        description="trim-chiller cooling capacity installed per W of IT nameplate online "
+        "(default: unlimited)",
+    )
+    electrical_room_fan_power_fraction: Fraction | None = Field(
+        default=None,
+        description="fan power of the electrical rooms' coolers per W of heat they remove "
+        "(default: air_fan_power_fraction)",
+    )
+    it_inlet_air_setpoint_c: float | None = Field(
+        default=None,
+        ge=10,
+        le=45,
+        description="set point of the IT equipment's intake air, C (EU 2024/1364 Annex I)",
+    )
+    chiller_refrigerant: str = Field(
+        default="", description="refrigerant of the trim chillers, e.g. R-1234ze(E)"
+    )
+    freeze_design_temp_c: float | None = Field(
+        default=None,
+        ge=-60,
+        le=20,
+        description="lowest outdoor temperature the loop fluid in the dry coolers must "
+        "survive, C (default: not checked)",
+    )
 
     @model_validator(mode="after")
     def _return_above_supply(self) -> Cooling:
@@ -200,11 +265,52 @@ class Offtaker(_Model):
         default=3.0, gt=0, description="temperature lost across the heat exchanger, K"
     )
     price_eur_per_mwh: NonNegW = Field(default=0.0, description="price paid for heat, EUR/MWh")
+    enabled: bool = Field(
+        default=True,
+        description="whether it takes heat; optional offtakers stay off until a scenario "
+        "sets offtakers.<name>.enabled = true",
+    )
+    supply_temp_at_mild_c: float | None = Field(
+        default=None,
+        ge=5,
+        le=150,
+        description="supply temperature at mild_temp_c and above, C: supply_temp_c then "
+        "applies at design_temp_c, linear between (an outdoor-compensated supply curve; "
+        "default: constant supply_temp_c)",
+    )
+    mild_temp_c: float | None = Field(
+        default=None, description="ambient from which the supply is supply_temp_at_mild_c, C"
+    )
+    network_return_temp_c: float | None = Field(
+        default=None,
+        ge=5,
+        le=150,
+        description="water returning from the offtaker, C; with lorenz_efficiency, the "
+        "heat pump's sink glides from it to the supply",
+    )
+    lorenz_efficiency: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None,
+        description="heat pump's COP as a share of the Lorenz COP of its glides (default: "
+        "the Carnot model of physics.heat_pump, without glide)",
+    )
+    heat_pump_capacity_w: PositiveW | None = Field(
+        default=None, description="heat the heat pump can deliver, W (default: unlimited)"
+    )
+    existing_plant_min_share: Fraction = Field(
+        default=0.0,
+        description="share of every hour's demand the offtaker's existing plant keeps",
+    )
 
     @model_validator(mode="after")
     def _design_below_balance(self) -> Offtaker:
         if self.design_temp_c >= self.balance_temp_c:
             raise ValueError("design_temp_c must be below balance_temp_c")
+        if (self.supply_temp_at_mild_c is None) != (self.mild_temp_c is None):
+            raise ValueError("supply_temp_at_mild_c and mild_temp_c go together")
+        if self.mild_temp_c is not None and self.mild_temp_c <= self.design_temp_c:
+            raise ValueError("mild_temp_c must be above design_temp_c")
+        if self.lorenz_efficiency is not None and self.network_return_temp_c is None:
+            raise ValueError("lorenz_efficiency needs network_return_temp_c")
         return self
 
 
@@ -233,6 +339,25 @@ class EnergyContract(_Model):
         if len(self.monthly_price_factor) != 12 or min(self.monthly_price_factor) < 0:
             raise ValueError("monthly_price_factor needs 12 non-negative values")
         return self
+
+
+class ElectricityAccounts(_Model):
+    """How auditors count the site's electricity: carbon both ways, and its cost in lines."""
+
+    location_carbon_g_per_kwh: NonNegW = Field(
+        description="physical grid mix of the country, g CO2e/kWh (location-based CUE)"
+    )
+    location_carbon_source: str = Field(default="", description="where and which year")
+    residual_mix_g_per_kwh: NonNegW = Field(
+        description="residual mix for energy no instrument covers, g CO2/kWh (market-based)"
+    )
+    residual_mix_source: str = Field(default="", description="where and which year")
+    tariff_energy_eur_per_mwh: float = Field(description="grid tariff energy term, EUR/MWh")
+    tariff_capacity_eur_per_kw_month: NonNegW = Field(
+        description="grid tariff capacity term on each month's peak hourly draw, EUR/kW/month"
+    )
+    electricity_tax_eur_per_mwh: NonNegW = Field(description="electricity tax, EUR/MWh")
+    tariff_source: str = Field(default="", description="where the tariff and tax come from")
 
 
 class Phase(_Model):
@@ -265,7 +390,16 @@ class Site(_Model):
     cooling: Cooling
     offtakers: tuple[Offtaker, ...] = ()
     energy: tuple[EnergyContract, ...] = Field(min_length=1)
+    electricity: ElectricityAccounts | None = Field(
+        default=None, description="carbon factors, price series, tariffs and tax"
+    )
     sources: tuple[str, ...] = Field(default=(), description="references for the numbers")
+    operator: str = Field(default="", description="owner and operator of the data centre")
+    support_floor_area_m2: NonNegW | None = Field(
+        default=None,
+        description="floor area besides the computer rooms (electrical and plant rooms, "
+        "offices), m2",
+    )
 
     @model_validator(mode="after")
     def _check_references(self) -> Site:
@@ -308,6 +442,11 @@ class Site(_Model):
         return self
 
     # --- derived views (no stored state) ---------------------------------------
+    @property
+    def active_offtakers(self) -> tuple[Offtaker, ...]:
+        """The offtakers that take heat (``enabled``), in priority order."""
+        return tuple(o for o in self.offtakers if o.enabled)
+
     def gpu_model(self, name: str) -> GpuModel:
         return next(g for g in self.gpu_models if g.name == name)
 
