@@ -704,13 +704,16 @@ def kpi_rows(summary: Mapping[str, Any]) -> list[KpiRow]:
         ("pue", "PUE (ISO/IEC 30134-2)", ".3f", "ratio"),
         ("ref", "REF, renewable energy factor", ".3f", "ratio"),
         ("erf", "ERF, energy reuse factor", ".3f", "ratio"),
-        ("cue_kg_per_kwh", "CUE, carbon usage effectiveness", ".4f", "kg CO₂e/kWh"),
+        ("cue_location_kg_per_kwh", "CUE, location-based (grid mix)", ".4f", "kg CO₂e/kWh"),
+        ("cue_market_kg_per_kwh", "CUE, market-based (instruments)", ".4f", "kg CO₂e/kWh"),
         ("wue_l_per_kwh", "WUE, water usage effectiveness", ".3f", "L/kWh"),
         ("heat_reused_mwh", "Heat reused", ",.1f", "MWh"),
         ("peak_facility_power_mw", "Peak facility power", ",.1f", "MW"),
         ("power_cap_mw", "Grid cap", ",.1f", "MW"),
         ("hours_over_cap", "Time over the grid cap", ",.1f", "h"),
         ("free_cooling_hours", "Free-cooling hours", ",.0f", "h"),
+        ("cooling_shortfall_hours", "Hours short of cooling", ",.0f", "h"),
+        ("heat_to_loop_mwh", "Heat to the cooling loops", ",.1f", "MWh"),
     )
     for key, label, fmt, unit in physical:
         if key in summary:
