@@ -4,6 +4,7 @@ rejection or a load step."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -81,12 +82,14 @@ def result_document(
 ) -> dict[str, object]:
     from narvik.kpi.eu_report import eu_report
     from narvik.kpi.facility_cost import facility_cost, price_series
+    from narvik.physics.design_conditions import design_conditions
 
     return {
         "site": result.site.name,
         "phase": result.model.phase,
         "load": float(result.hours.gpu_utilization.mean()),
         "weather": result.weather.source,
+        "design_conditions": dataclasses.asdict(design_conditions(result.weather)),
         "totals": result.totals(),
         "equipment": result.equipment(),
         "cost": facility_cost(
@@ -146,6 +149,13 @@ def _print(result: FacilityYear, doc: dict[str, object]) -> None:
         table.add_row(name, value)
     console.print(table)
     _print_freeze(cast("dict[str, object]", doc["equipment"]))
+    d = cast("dict[str, float]", doc["design_conditions"])
+    console.print(
+        f"weather: mean {d['mean_c']:.1f} C, {d['min_c']:.1f} to {d['max_c']:.1f} C; design "
+        f"heating 99.6 % {d['heating_99_6_c']:.1f} C, cooling 0.4 % {d['cooling_0_4_c']:.1f} C",
+        markup=False,
+        highlight=False,
+    )
     heat = Table(title="Heat by offtaker")
     for col in ("offtaker", "kind", "demand MWh", "delivered MWh", "met", "heat pump MWh"):
         heat.add_column(col)

@@ -382,10 +382,10 @@ NARVIK_DISTRICT_HEATING = DistrictHeatingParams(
     # The wood-chip plant keeps at least a fifth of every hour (hot standby of its
     # boiler, security of supply, the owner's contract): assumption.
     existing_plant_min_share=0.2,
-    # heat_pump_capacity_for_w: 0.8 x the 6.2 MW peak that 25.3 GWh gives on the
+    # heat_pump_capacity_for_w: 0.8 x the 5.75 MW peak that 25.3 GWh gives on the
     # built-in Narvik year (narvik.physics.weather.builtin_weather("narvik", 0)),
-    # rounded to 5 MW.
-    heat_pump_capacity_w=5.0e6,
+    # rounded to 4.6 MW.
+    heat_pump_capacity_w=4.6e6,
 )
 
 
