@@ -177,9 +177,20 @@ def check_invariants(pool: Pool, now: float, ledger: Ledger) -> None:
     for start, _gpus, committed in v.upcoming:
         assert committed == sum(g for e, g in ends.items() if e > start)
 
+    # Guaranteed GPUs per hall (what protects confined tenants' guarantees).
+    guaranteed = [0] * len(pool.halls)
+    for job in running.values():
+        if not job.borrowed:
+            for h, _, c in job.placement:
+                guaranteed[h] += c
+    assert pool.guaranteed_on == guaranteed
+
     # Notices.
     noticed = {k for k, j in running.items() if j.preempt_at_s is not None}
     assert pool.noticed == noticed
+    for job in running.values():
+        want_leaves = math.inf if job.preempt_at_s is None else job.preempt_at_s
+        assert job.view.leaves_at_s == want_leaves
     assert pool.noticed_gpus == sum(running[k].gpus for k in noticed)
 
     # The next stop.

@@ -107,8 +107,10 @@ def make_view(
     assert busy + sum(int(f.sum()) for f in free_domains) == n_gpus
     q = {j.key: j for j in queued}
     order = sorted(q, key=lambda k: (q[k].submit_s, k))
+    promised = sorted((j.fit_since_s, k) for k, j in q.items() if j.fit_since_s == j.fit_since_s)
     for t in tenants:
         t.queue = [k for k in order if q[k].tenant == t.index]
+        t.promised = [k for _, k in promised if q[k].tenant == t.index]
         t.used_guaranteed = sum(
             r.gpus for r in run.values() if r.tenant == t.index and not r.borrowed
         )
@@ -120,12 +122,16 @@ def make_view(
     noticed = set(preempting)
     lent = [np.zeros(topo.domains, dtype=np.int64) for _ in free_domains]
     leaving = [np.zeros(topo.domains, dtype=np.int64) for _ in free_domains]
+    guaranteed = [0] * len(free_domains)
     for r in run.values():
         for h, dom, c in r.placement:
             if r.job in noticed:
                 leaving[h][dom] += c
             elif r.borrowed:
                 lent[h][dom] += c
+        if not r.borrowed:
+            for h, c in r.halls:
+                guaranteed[h] += c
     return PoolView(
         now_s=now,
         n_gpus=n_gpus,
@@ -154,6 +160,8 @@ def make_view(
         backfill_depth=depth,
         lent_domains=lent,
         leaving_domains=leaving,
+        hall_gpus=[t.gpus for t in topos],
+        guaranteed_by_hall=guaranteed,
     )
 
 

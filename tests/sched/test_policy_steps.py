@@ -137,6 +137,23 @@ def test_power_step_takes_guaranteed_jobs_only_after_all_borrowed_ones() -> None
     assert math.isclose(d.cap_fraction, 0.5) and d.starts == []
 
 
+def test_power_step_brings_forward_notices_that_run_past_the_curtailment_deadline() -> None:
+    # floor 0.5: limit = 30000 / 500 = 60 < 62 busy. C (4) is under notice (a reclaim),
+    # staying = 58 <= 60: enough only if C stops by the deadline (100). Its notice runs to
+    # 500: it still draws power after the deadline (58 + 4 > 60), so it is given notice
+    # for power (the engine brings its stop forward); nothing else is preempted.
+    def view(leaves_at: float, deadline: float) -> PoolView:
+        v = _power_floor_view(40_000.0, preempting=[3])
+        v.running[3].leaves_at_s = leaves_at
+        v.power_deadline_s = deadline
+        return v
+
+    d = NarvikPolicy().decide(view(500.0, 100.0))
+    assert d.preempt == [(3, -1)] and d.starts == []
+    assert NarvikPolicy().decide(view(100.0, 100.0)).preempt == []  # stops by the deadline
+    assert NarvikPolicy().decide(view(500.0, math.inf)).preempt == []  # no curtailment
+
+
 def test_no_power_limit_without_busy_gpu_power() -> None:
     # busy_gpu_power_w == 0: cap 1.0, limit = all 64 GPUs, although the budget is below idle
     t0 = tenant(0, quota=8)
@@ -278,39 +295,103 @@ def test_guarantee_step_alone_records_the_waiting_job() -> None:
     assert w.preempting.new == {21, 22} and not v.preempting and w.staying == 56 - 8
 
 
-def _earmark_view(earmark_t0: int, queue_t0: bool) -> PoolView:
-    # 8 free (hall 0 domain 0); tenant 2 runs its whole quota of 56 (guaranteed).
-    queued = [wjob(1, 1, 8, 100.0)]
-    if queue_t0:
-        queued.append(wjob(2, 0, 8, 100.0, submit=1.0))
+def _earmark_view(earmark_t0: int, t0_gpus: int, reclaiming: int = 0) -> PoolView:
+    # 8 free (hall 0 domain 0); tenant 2 runs its whole quota of 56 (guaranteed). Tenant 0
+    # has an earmark only while work of it waits (the engine drops it otherwise): its job 2,
+    # promised (it fit its guarantee at 900, when the reclaim was made for it).
+    queued = [wjob(1, 1, 8, 100.0), wjob(2, 0, t0_gpus, 100.0, submit=1.0, fit_since=900.0)]
     return make_view(
         [[8, 0, 0, 0], EMPTY],
         [
-            tenant(0, tier=2, quota=16, earmarked=earmark_t0),
+            tenant(0, tier=2, quota=16, earmarked=earmark_t0, reclaiming=reclaiming),
             tenant(1, tier=1, quota=8),
             tenant(2, tier=3, quota=56),
         ],
         queued,
         [rjob(9, 2, 24, tier=3, halls=((0, 24),)), rjob(10, 2, 32, tier=3, halls=((1, 32),))],
+        now=950.0,
     )
 
 
 def test_earmarked_gpus_of_one_tenant_are_not_used_by_another() -> None:
     # Tenant 1 (tier 1, first) fits its quota but the 8 free GPUs are tenant 0's earmark:
-    # avail = 8 - 8 = 0, nothing borrowed to reclaim -> no start, no notice.
-    d = NarvikPolicy().decide(_earmark_view(8, queue_t0=False))
-    assert d.starts == [] and d.preempt == [] and d.fitting == [1]
+    # avail = 8 - 8 = 0, nothing borrowed to reclaim -> no start, no notice. Tenant 0's job
+    # of 16 waits for the 8 more under way (no new notice either).
+    d = NarvikPolicy().decide(_earmark_view(8, 16, reclaiming=8))
+    assert d.starts == [] and d.preempt == [] and d.fitting == [1, 2]
+    assert d.waiting_tenants == {0}
     # Without the earmark it starts on domain 0 of hall 0.
-    d = NarvikPolicy().decide(_earmark_view(0, queue_t0=False))
+    d = NarvikPolicy().decide(_earmark_view(0, 16, reclaiming=8))
     assert d.starts == [(1, False, ((0, 0, 8),))]
 
 
 def test_own_earmark_is_usable() -> None:
     # Tenant 0 has the earmark and a job of 8; tenant 1 (first) cannot take the GPUs,
     # tenant 0 then does.
-    d = NarvikPolicy().decide(_earmark_view(8, queue_t0=True))
+    d = NarvikPolicy().decide(_earmark_view(8, 8))
     assert d.starts == [(2, False, ((0, 0, 8),))]
     assert d.fitting == [1, 2]
+
+
+def test_an_earmark_is_worth_at_most_what_the_promised_work_needs() -> None:
+    # Tenant 0's earmark of 8 is more than its promised job of 4 needs: 4 are kept from
+    # tenant 1, which cannot start its 8 (nothing to reclaim), and tenant 0's job starts.
+    d = NarvikPolicy().decide(_earmark_view(8, 4))
+    assert d.starts == [(2, False, ((0, 0, 4),))]
+    # The same earmark, of 16 and tenant 0 promised nothing: nothing is kept from tenant 1.
+    v = _earmark_view(16, 4)
+    v.tenants[0].promised = []
+    assert NarvikPolicy().decide(v).starts[0] == (1, False, ((0, 0, 8),))
+
+
+def _leftover_earmark_view(free0: list[int], earmark: int, promised: list[int]) -> PoolView:
+    # Tenant 0 (tier 1, first) has an earmark and promised jobs (fit since 0) of the given
+    # GPUs, its quota 8; tenant 1 (tier 2) fits 8 in its quota; tenant 2 runs the rest
+    # (guaranteed).
+    busy = 32 - sum(free0)
+    mine = [wjob(1 + i, 0, g, 100.0, fit_since=0.0) for i, g in enumerate(promised)]
+    return make_view(
+        [free0, EMPTY],
+        [
+            tenant(0, tier=1, quota=8, earmarked=earmark),
+            tenant(1, tier=2, quota=8),
+            tenant(2, tier=3, quota=64),
+        ],
+        [*mine, wjob(9, 1, 8, 100.0, submit=1.0)],
+        [rjob(9, 2, busy, tier=3, halls=((0, busy),)), rjob(10, 2, 32, tier=3, halls=((1, 32),))],
+        now=10.0,
+    )
+
+
+def test_an_earmark_beyond_what_its_tenant_waits_for_serves_others_in_the_same_pass() -> None:
+    # 12 free (domains 0 and 1 of hall 0); tenant 0's earmark of 8 covers its promised
+    # jobs of 4 and 8, but only the 4 fit its quota now: it starts (best fit: domain 1) and
+    # tenant 0 waits for nothing more, so the 4 GPUs left of its earmark are not kept from
+    # tenant 1, whose 8 go on domain 0.
+    d = NarvikPolicy().decide(_leftover_earmark_view([8, 4, 0, 0], 8, [4, 8]))
+    assert d.starts == [(1, False, ((0, 1, 4),)), (9, False, ((0, 0, 8),))]
+    # An earmark is worth at most the tenant's unused guarantee (8 of 16 here).
+    d = NarvikPolicy().decide(_leftover_earmark_view([8, 8, 0, 0], 16, [8, 8]))
+    assert d.starts == [(1, False, ((0, 0, 8),)), (9, False, ((0, 1, 8),))]
+
+
+def test_another_tenants_earmark_is_met_outside_a_confined_tenants_halls_first() -> None:
+    # 8 free on each hall. Tenant 0 (tier 1, first) is confined to hall 1 and fits 8;
+    # tenant 1 has 8 earmarked for its promised job of 8. Like a booking's hold, the
+    # earmark is met by the free GPUs outside tenant 0's halls first (hall 0): tenant 0's
+    # job starts on hall 1, tenant 1's on hall 0.
+    v = make_view(
+        [[8, 0, 0, 0], [8, 0, 0, 0]],
+        [
+            tenant(0, tier=1, quota=8, halls=(1,)),
+            tenant(1, tier=2, quota=16, earmarked=8),
+            tenant(2, tier=3, quota=48),
+        ],
+        [wjob(1, 0, 8, 100.0), wjob(2, 1, 8, 100.0, fit_since=0.0)],
+        [rjob(9, 2, 24, tier=3, halls=((0, 24),)), rjob(10, 2, 24, tier=3, halls=((1, 24),))],
+        now=10.0,
+    )
+    assert starts(v) == [(1, False, ((1, 0, 8),)), (2, False, ((0, 0, 8),))]
 
 
 def test_confined_tenant_only_gets_its_halls() -> None:
@@ -329,6 +410,34 @@ def test_confined_tenant_only_gets_its_halls() -> None:
     assert d.starts == [] and d.preempt == [] and d.fitting == [1]
     # Domain 2 of hall 1 free: it goes there, though hall 0 has the lower pressure.
     assert starts(view([0, 0, 8, 0])) == [(1, False, ((1, 2, 8),))]
+
+
+def test_guaranteed_gang_leaves_a_confined_tenants_hall_room_for_its_guarantee() -> None:
+    # Tenant 0 is confined to hall 1 with a quota of 8, unused. Tenant 1 (quota 56, 16
+    # guaranteed on hall 0) wants 32: only hall 1 has 32 free, but then tenant 0 could get
+    # its guarantee only when that guaranteed work ends. Room on hall 1 for tenant 1's
+    # guaranteed work: 32 - 0 - 8 = 24, so the gang goes on 2 whole domains of each hall,
+    # leaving hall 1 16 free.
+    v = make_view(
+        [[8, 8, 0, 0], FULL],
+        [tenant(0, tier=1, quota=8, halls=(1,)), tenant(1, tier=2, quota=56)],
+        [wjob(1, 1, 32, 100.0)],
+        [rjob(9, 1, 16, tier=2, on=((0, 2, 8), (0, 3, 8)))],
+        pressure=[0.0, 0.25],
+    )
+    d = NarvikPolicy().decide(v)
+    assert d.starts == [(1, False, ((0, 0, 8), (0, 1, 8), (1, 0, 8), (1, 1, 8)))]
+    # Tenant 0 at its quota: nothing to protect, the gang takes hall 1 whole.
+    v = make_view(
+        [[8, 8, 0, 0], [8, 8, 8, 8]],
+        [tenant(0, tier=1, quota=0, halls=(1,)), tenant(1, tier=2, quota=56)],
+        [wjob(1, 1, 32, 100.0)],
+        [rjob(9, 1, 16, tier=2, on=((0, 2, 8), (0, 3, 8)))],
+        pressure=[0.0, 0.25],
+    )
+    assert NarvikPolicy().decide(v).starts == [
+        (1, False, ((1, 0, 8), (1, 1, 8), (1, 2, 8), (1, 3, 8)))
+    ]
 
 
 def test_too_fragmented_guaranteed_job_waits() -> None:
@@ -512,7 +621,7 @@ def test_decide_never_mutates_the_view() -> None:
     views = [
         _reclaim_view((0,), fit_since=900.0),
         _power_floor_view(30_000.0, preempting=[3]),
-        _earmark_view(8, queue_t0=True),
+        _earmark_view(8, 8),
         _booking_view(max_borrow=64),
         _lend_view([0.0, 0.5]),
         _two_small_jobs([0.5, 0.0]),

@@ -95,6 +95,8 @@ class Pool:
         """Per hall, GPUs per domain of borrowed jobs not under notice."""
         self.leaving_on = [np.zeros(t.domains, dtype=np.int64) for t in self.topologies]
         """Per hall, GPUs per domain of jobs under notice."""
+        self.guaranteed_on = [0] * n_h
+        """Per hall, GPUs of running guaranteed (not borrowed) jobs."""
         self.tenants: list[TenantState] = []
         self.reservations: list[ReservationSpec] = []
         self.curtailments: list[CurtailmentSpec] = []
@@ -417,6 +419,8 @@ class Pool:
             backfill_depth=self.rules.backfill_depth,
             lent_domains=self.lent_on,
             leaving_domains=self.leaving_on,
+            hall_gpus=self.capacity,
+            guaranteed_by_hall=self.guaranteed_on,
         )
 
     def _update_view(
@@ -443,6 +447,7 @@ class Pool:
         v.preempting_gpus = self.noticed_gpus
         v.grace_period_s = self.rules.grace_period_s
         v.backfill_depth = self.rules.backfill_depth
+        v.power_deadline_s = self.curtailment_deadline_s(now_s) if self.curtailments else math.inf
         v.upcoming = (
             [
                 (r.start_s, r.gpus, self._committed_after(r.start_s))
@@ -488,7 +493,8 @@ class Pool:
         for key, owner in d.preempt:
             at = self._notice(key, owner, d.stop_by_s.get(key), now_s)
             if at is not None:
-                out.notices.append((key, at, owner))
+                # A notice brought forward for power keeps the tenant it reclaims for.
+                out.notices.append((key, at, owner if owner >= 0 else self._owner(key)))
         for key, borrowed, placement in d.starts:
             out.starts.append(self._start(key, borrowed, placement, now_s))
         for i, t in enumerate(self.tenants):  # earmarks last while the tenant still waits
@@ -498,18 +504,29 @@ class Pool:
         return out
 
     def _notice(self, key: int, owner: int, stop_by: float | None, now_s: float) -> float | None:
+        """Give ``key`` notice (None: it has one that ends no later). A job under notice
+        already (e.g. reclaimed for a tenant) that the power budget needs gone sooner (by a
+        curtailment's deadline) has its notice brought forward; it stays reclaimed for the
+        same tenant."""
         job = self.running[key]
-        if job.preempt_at_s is not None:
-            return None
         grace = self.rules.grace_period_s
         if owner >= 0:
             at = stop_by if stop_by is not None else now_s + grace
         else:
             at = now_s + min(grace, max(0.0, self.curtailment_deadline_s(now_s) - now_s))
-        job.preempt_at_s, job.preempt_for = at, owner
-        self._mark_noticed(job)
+        if job.preempt_at_s is not None:
+            if owner >= 0 or at >= job.preempt_at_s:
+                return None
+            job.preempt_at_s = job.view.leaves_at_s = at
+        else:
+            job.preempt_at_s, job.preempt_for = at, owner
+            self._mark_noticed(job)
         heapq.heappush(self.timers, (max(at, job.stint_start_s), key))
         return at
+
+    def _owner(self, key: int) -> int:
+        owner = self.running[key].preempt_for
+        return -1 if owner is None else owner
 
     def _mark_noticed(self, job: RunningJob) -> None:
         if job.borrowed:
@@ -518,6 +535,7 @@ class Pool:
         self.noticed.add(job.key)
         self.noticed_gpus += job.gpus
         job.view.being_preempted = True
+        job.view.leaves_at_s = math.inf if job.preempt_at_s is None else job.preempt_at_s
         if job.preempt_for is not None and job.preempt_for >= 0:
             self.tenants[job.preempt_for].view.reclaiming_gpus += job.gpus
 
@@ -547,6 +565,9 @@ class Pool:
         self.busy += job.gpus
         t.use(job.borrowed, job.gpus)
         t.running_jobs += 1
+        if not job.borrowed:
+            for h, _, c in job.placement:
+                self.guaranteed_on[h] += c
         job.view.est_end_s = job.est_end_s()
         self.running[job.key] = job
         self.views[job.key] = job.view
@@ -579,6 +600,9 @@ class Pool:
         self.busy -= job.gpus
         t.use(job.borrowed, -job.gpus)
         t.running_jobs -= 1
+        if not job.borrowed:
+            for h, _, c in job.placement:
+                self.guaranteed_on[h] -= c
         self._drop_est(view.est_end_s, job.gpus)
         if key in self.noticed:
             self.noticed.discard(key)

@@ -11,13 +11,18 @@ function that can be tested alone:
    at a fraction ``c`` of their dynamic power. The policy picks the highest ``c`` (in
    steps of 0.05, not below the floor) that fits the busy GPUs; if even the floor does
    not, it preempts work: borrowed jobs of the lowest tier first, the most recently
-   started first (least work lost), then guaranteed jobs the same way.
+   started first (least work lost), then guaranteed jobs the same way. Jobs under notice
+   draw power until they stop: during a curtailment, notices that would run past its
+   deadline are brought forward to it when the power is needed (:func:`stop_late_leavers`).
 2. **Guarantees** (:func:`guarantee_step`). Tenants in tier-priority order, then fair
    share (decayed past usage over weight). A tenant's queued jobs that fit its unused
    nominal quota (plus its active reservations) start now if the GPUs, a placement and
    the power are there; otherwise borrowed work is reclaimed by preemption, with a
    grace period, on the NVLink domains chosen for the job (:mod:`narvik.sched.reclaim`),
-   and the job starts when it stops.
+   and the job starts when it stops. GPUs freed for a tenant are earmarked for its
+   promised jobs only (:func:`earmarks_of`), and no longer once its turn leaves nothing
+   waiting. Guaranteed work, which no reclaim takes back, leaves the halls of tenants
+   confined to them room for their unused guarantee (:func:`guarantee_room`).
 3. **Surplus** (:func:`surplus_step`). Remaining GPUs are lent, in the same order,
    within each tenant's borrowing limit, never touching the unused quota of tenants
    that do not lend. EASY backfilling (Mu'alem and Feitelson 2001) over that order: the
@@ -156,19 +161,29 @@ class PassWork:
         """Per set of halls, the smallest gang that could not be placed in this pass."""
         self.defrag_tried: set[int] = set()
         """Tenants for which a defragmenting reclaim was looked for in this pass."""
+        self.guaranteed_on: list[int] = []
+        """Per hall, GPUs of guaranteed work started in this pass (when the view gives
+        ``hall_gpus``)."""
+        self.guaranteed_started: dict[int, int] = {}
+        """Per tenant, GPUs of guaranteed work started in this pass."""
+        self.room: list[int] | None = None
+        """In a tenant's guarantee turn: per hall, the most GPUs of new guaranteed work it
+        may put there (None: no limit); see :func:`guarantee_room`."""
 
     @classmethod
     def of(cls, v: PoolView) -> PassWork:
-        return cls(
+        w = cls(
             Decision(),
             Placer(v.free_domains, v.topologies, v.free_by_hall),
             v.busy_gpus,
             v.busy_gpus - v.preempting_gpus,
             holds=v.reservation_holds,
             preempting=Preempting(v.preempting),
-            earmarks={t.index: t.earmarked_gpus for t in v.tenants if t.earmarked_gpus},
+            earmarks=earmarks_of(v),
             upcoming=Upcoming(v),
         )
+        w.guaranteed_on = [0] * len(v.hall_gpus)
+        return w
 
     def power_room(self) -> int:
         return min(self.limit - self.busy, self.limit - self.staying - self.waiting_power)
@@ -180,6 +195,23 @@ class PassWork:
         self.upcoming.take(gpus, end)
         self.busy += gpus
         self.staying += gpus
+
+
+def earmarks_of(v: PoolView) -> dict[int, int]:
+    """Per tenant, its earmarked GPUs, at most what its promised jobs (those that have fit
+    its guarantee: the work it reclaimed for) need and at most its unused guarantee. The
+    GPUs freed for it can be many more (a victim bigger than the shortfall, GPUs freed in
+    its halls by a victim spanning more); no more than that is kept from others."""
+    out: dict[int, int] = {}
+    for t in v.tenants:
+        if t.earmarked_gpus and t.promised:
+            mark = min(t.earmarked_gpus, t.quota_gpus + t.reserved_gpus - t.used_guaranteed)
+            if mark > 0:
+                queued = v.queued
+                mark = min(mark, sum(queued[k].gpus for k in t.promised))
+                if mark > 0:
+                    out[t.index] = mark
+    return out
 
 
 class NarvikPolicy:
@@ -198,11 +230,36 @@ def power_step(v: PoolView, w: PassWork) -> None:
     """Choose the GPU power cap; preempt for power when even the floor does not fit."""
     cap, limit = power_cap(v, w.busy)
     w.d.cap_fraction, w.limit = cap, limit
+    if w.busy > limit and v.preempting:
+        stop_late_leavers(v, w)
     if w.staying > limit:
         for job in victims(v, w.preempting, w.staying - limit, allow_guaranteed=True):
             w.d.preempt.append((job, -1))
             w.preempting.add(job)
             w.staying -= v.running[job].gpus
+
+
+def stop_late_leavers(v: PoolView, w: PassWork) -> None:
+    """Jobs under notice draw power until they stop: those whose notice runs past the
+    deadline of the active curtailment (a reclaim's grace period, say) still draw it after
+    the deadline. While the busy GPUs are over the limit, enough of them (in preemption
+    order) are given notice for power, which brings their stop forward to the deadline;
+    they stay reclaimed for the tenant they were reclaimed for."""
+    deadline = v.power_deadline_s
+    if deadline == math.inf:
+        return  # no curtailment: a notice for power gives the grace period anyway
+    late = [
+        r for k in v.preempting if (r := v.running.get(k)) is not None and r.leaves_at_s > deadline
+    ]
+    over = w.staying + sum(r.gpus for r in late) - w.limit
+    if over <= 0:
+        return
+    late.sort(key=lambda r: (not r.borrowed, -r.tier_priority, -r.start_s, -r.job))
+    for r in late:
+        if over <= 0:
+            break
+        w.d.preempt.append((r.job, -1))
+        over -= r.gpus
 
 
 def power_cap(v: PoolView, busy: int) -> tuple[float, int]:
@@ -268,26 +325,176 @@ def hold_by_count(v: PoolView, w: PassWork, halls: tuple[int, ...], gpus: int) -
 
 
 def guarantee_step(v: PoolView, w: PassWork, order: list[TenantView]) -> None:
-    """Start (or reclaim GPUs for) queued work that fits each tenant's unused guarantee."""
+    """Start (or reclaim GPUs for) queued work that fits each tenant's unused guarantee.
+
+    A tenant's earmark is kept from the tenants after it only for its work still waiting
+    once its turn is over: GPUs earmarked beyond that (its waiting work started, or needs
+    fewer) serve the others in this very pass. (The engine drops the earmark of a tenant
+    with nothing waiting after the pass, but the pass would have been decided without
+    them, and the next one may come only after a guaranteed job's grace period.)"""
     for t in order:
         headroom = t.quota_gpus + t.reserved_gpus - t.used_guaranteed
+        waiting = 0
         if headroom > 0 and t.queue and t.min_queued_gpus <= headroom:
-            _guarantee_tenant(v, w, t, headroom)
+            waiting = _guarantee_tenant(v, w, t, headroom)
+        mark = w.earmarks.get(t.index)
+        if mark is not None:
+            if t.index in w.d.waiting_tenants and waiting > 0:
+                w.earmarks[t.index] = min(mark, waiting)
+            else:
+                del w.earmarks[t.index]
 
 
-def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) -> None:
+def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) -> int:
+    """The tenant's turn; returns the GPUs of its jobs left waiting (for a reclaim or a
+    placement).
+
+    The GPUs the unused guarantees of tenants confined to some halls need there
+    (:func:`guarantee_room`) are held back by count for the turn: its guaranteed work,
+    which no reclaim can take back, goes elsewhere (or on more halls), not where they
+    alone can run."""
+    counts = w.placer.counts
+    room = guarantee_room(v, w, t)
+    if room is None:
+        return _guarantee_jobs(v, w, t, headroom, None, {})
+    cut, covered = _protect_cut(v, w, t, room)
+    for h, c in enumerate(cut):
+        counts[h] -= c
+    failed = dict(w.unplaceable)  # placements tried with the cut say nothing of later turns
+    w.room = room
+    try:
+        return _guarantee_jobs(v, w, t, headroom, cut, covered)
+    finally:
+        w.room = None
+        w.unplaceable = failed
+        for h, c in enumerate(cut):
+            counts[h] += c
+
+
+def guarantee_room(v: PoolView, w: PassWork, t: TenantView) -> list[int] | None:
+    """Per hall, the most GPUs of new guaranteed work tenant ``t`` may put there and still
+    leave the tenants confined to some halls (the others) room for their unused guarantee
+    (None: no limit).
+
+    Hall pressure sends other work away from a confined tenant's halls, but a gang that
+    fits nowhere else would still go there, and guaranteed work cannot be reclaimed: a
+    confined tenant whose halls are full of others' guaranteed work waits for it to end,
+    far past its grace period. So for each set of halls some tenants are confined to, the
+    GPUs there not held by guaranteed work (running or started in this pass) must stay at
+    least the unused quotas of the tenants confined within that set; lent work there is no
+    obstacle (it is reclaimed). A hall's room is the least slack of the sets holding it.
+    (Exact for a gang on one hall; a gang spread over several halls of one set may take
+    more than that set's slack.)"""
+    cap = v.hall_gpus
+    n_h = len(cap)
+    if not n_h or len(v.guaranteed_by_hall) != n_h:
+        return None
+    need: dict[tuple[int, ...], int] = {}
+    for c in v.tenants:
+        if c.index == t.index or len(c.allowed_halls) >= n_h:
+            continue
+        r = c.quota_gpus - c.used_guaranteed - w.guaranteed_started.get(c.index, 0)
+        if r > 0:
+            need[c.allowed_halls] = need.get(c.allowed_halls, 0) + r
+    if not need:
+        return None
+    started = w.guaranteed_on
+    unheld = [cap[h] - v.guaranteed_by_hall[h] - started[h] for h in range(n_h)]
+    room = list(unheld)
+    for halls, _ in need.items():
+        inside = set(halls)
+        want = sum(r for other, r in need.items() if inside.issuperset(other))
+        slack = max(0, sum(unheld[h] for h in halls) - want)
+        for h in halls:
+            room[h] = min(room[h], slack)
+    return room
+
+
+def _protect_cut(
+    v: PoolView, w: PassWork, t: TenantView, room: list[int]
+) -> tuple[list[int], dict[int, int]]:
+    """(per hall, free GPUs held back from ``t``'s guaranteed work; per other confined
+    tenant, GPUs of its earmark among them). Earmarked GPUs of a confined tenant lie in its
+    halls: they are held back there, and no longer counted against ``t`` by count."""
+    counts = w.placer.counts
+    n_h = len(counts)
+    marked = [0] * n_h
+    covered: dict[int, int] = {}
+    for c in v.tenants:
+        e = w.earmarks.get(c.index, 0)
+        if c.index == t.index or not e or len(c.allowed_halls) >= n_h:
+            continue
+        for h in c.allowed_halls:  # spread over its halls, as far as they have free GPUs
+            take = min(e, max(0, counts[h] - marked[h]))
+            marked[h] += take
+            covered[c.index] = covered.get(c.index, 0) + take
+            e -= take
+    cut = [min(counts[h], max(0, counts[h] - max(room[h], 0), marked[h])) for h in range(n_h)]
+    return cut, covered
+
+
+def others_earmarks(
+    v: PoolView, w: PassWork, t: TenantView, covered: dict[int, int], outside: int
+) -> int:
+    """GPUs of the other tenants' earmarks that ``t``'s free GPUs must leave them.
+
+    An earmark is a count of free GPUs in its tenant's halls: like bookings' holds, it is
+    covered by free GPUs outside ``t``'s halls first (``outside`` of them are left after the
+    holds), as far as they lie in its tenant's halls. (The part ``covered`` by the cut of
+    :func:`_protect_cut` is held back already.)"""
+    mine = t.allowed_halls
+    counts = w.placer.counts
+    everywhere = len(mine) == len(counts)
+    by_index = {tv.index: tv for tv in v.tenants} if outside > 0 and not everywhere else {}
+    out = 0
+    for i, e in w.earmarks.items():
+        if i == t.index:
+            continue
+        e -= covered.get(i, 0)
+        if e <= 0:
+            continue
+        tv = by_index.get(i)
+        if tv is not None and outside > 0:
+            there = sum(counts[h] for h in tv.allowed_halls if h not in mine)
+            take = min(e, there, outside)
+            outside -= take
+            e -= take
+        out += e
+    return out
+
+
+def _guarantee_jobs(
+    v: PoolView,
+    w: PassWork,
+    t: TenantView,
+    headroom: int,
+    cut: list[int] | None,
+    covered: dict[int, int],
+) -> int:
     d, counts, upcoming = w.d, w.placer.counts, w.upcoming
     assert upcoming is not None
     own_hold = min(w.holds, t.reserved_gpus)
     quota_room = max(0, t.quota_gpus - t.used_guaranteed)  # used before the booking
-    others = sum(e for i, e in w.earmarks.items() if i != t.index)
-    # Free GPUs outside every hold; the tenant's own hold serves only work beyond its
-    # quota, so its booking stays whole for what it booked it for. Holds are kept
-    # fleet-wide: free GPUs outside the tenant's halls cover them first.
+    # Free GPUs outside every hold and earmark; the tenant's own hold serves only work
+    # beyond its quota, so its booking stays whole for what it booked it for. Holds and
+    # others' earmarks are kept fleet-wide: free GPUs outside the tenant's halls cover them
+    # first. (Counted before the cut for confined tenants, which is then taken from the
+    # tenant's own halls.)
+    everywhere = len(t.allowed_halls) == len(counts)
     total = sum(counts)
-    here = total if len(t.allowed_halls) == len(counts) else sum(counts[h] for h in t.allowed_halls)
-    avail = here - max(0, w.holds - own_hold - (total - here)) - own_hold - others
+    here = total if everywhere else sum(counts[h] for h in t.allowed_halls)
+    outside_cut = total - here  # free outside its halls, less what is held back there
+    cut_here = 0
+    if cut is not None:
+        cut_here = sum(cut) if everywhere else sum(cut[h] for h in t.allowed_halls)
+        total += sum(cut)
+        here += cut_here
+    other_holds = w.holds - own_hold
+    outside_left = max(0, min(outside_cut, total - here - other_holds))
+    others = others_earmarks(v, w, t, covered, outside_left)
+    avail = here - cut_here - max(0, other_holds - (total - here)) - own_hold - others
     incoming = t.reclaiming_gpus  # GPUs being reclaimed for this tenant
+    waiting = 0
     scan = t.queue[: v.backfill_depth]
     if t.promised:
         claimed = set(t.promised)
@@ -312,6 +519,8 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
                 # on the right domains is reclaimed (or is already leaving); the job
                 # waits, holding nothing (GPUs in pieces serve others).
                 w.waiting.add(job)
+                waiting += g
+                headroom -= g  # it keeps its claim on the quota (see below)
                 if t.index not in w.defrag_tried:  # one search per tenant and pass
                     w.defrag_tried.add(t.index)
                     if reclaim_for_placement(v, w, t, job, g):
@@ -321,6 +530,7 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
             placed = None
         if placed is not None:
             w.start(job, False, placed, g, est_end)
+            _count_guaranteed(w, t, placed, g)
             avail -= g - own_part
             headroom -= g
             if t.index in w.earmarks:
@@ -335,11 +545,16 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
         if short > 0:
             got = _reclaim(v, w, t, job, short)
             if got < short:
-                continue  # cannot be reclaimed now; smaller work may still fit
+                # Cannot be reclaimed now; smaller work may still fit, but not in the quota
+                # it has fit in: it keeps its claim (otherwise a later job is promised the
+                # same GPUs, and one of the two starts past its grace period).
+                headroom -= g
+                continue
             incoming += got
         # The job waits for the reclaim (or for a placement): its GPUs and power are
         # spoken for, from the halls others need least.
         w.waiting.add(job)
+        waiting += g
         d.waiting_tenants.add(t.index)
         incoming -= need
         part = min(g, max(avail, 0))
@@ -348,18 +563,73 @@ def _guarantee_tenant(v: PoolView, w: PassWork, t: TenantView, headroom: int) ->
         avail = max(avail - g, 0)
         headroom -= g
         w.waiting_power += g
+    return waiting
+
+
+def _count_guaranteed(w: PassWork, t: TenantView, placed: Placement, gpus: int) -> None:
+    """A guaranteed start of ``t`` in this pass (for :func:`guarantee_room`)."""
+    w.guaranteed_started[t.index] = w.guaranteed_started.get(t.index, 0) + gpus
+    on, room = w.guaranteed_on, w.room
+    if on:
+        for h, _, c in placed:
+            on[h] += c
+            if room is not None:
+                room[h] -= c
+
+
+def reclaim_halls(
+    w: PassWork, t: TenantView, gpus: int
+) -> tuple[tuple[int, ...], tuple[int, ...] | None, tuple[int, ...]]:
+    """For a reclaim for a guaranteed job of ``gpus``: (the tenant's halls to plan it on,
+    those where it may go whole (None: all of them), those where evicting lent work frees
+    GPUs it may use). In its guarantee turn (:func:`guarantee_room`): halls with room for
+    it; those whose room holds it; those with room left beyond their free GPUs."""
+    halls = t.allowed_halls
+    room = w.room
+    if room is None:
+        return halls, None, halls
+    counts = w.placer.counts
+    plan_on = tuple(h for h in halls if room[h] > 0)
+    whole = tuple(h for h in plan_on if room[h] >= gpus)
+    return plan_on, whole, tuple(h for h in plan_on if room[h] > counts[h])
+
+
+def freed_for(v: PoolView, w: PassWork, jobs: Iterable[int], halls: tuple[int, ...]) -> int:
+    """GPUs that stopping ``jobs`` frees in ``halls`` for the turn's guaranteed work: in
+    each hall at most the room left beyond its free GPUs."""
+    room = w.room
+    if room is None:
+        return sum(in_halls(v.running[j], halls) for j in jobs)
+    per: dict[int, int] = {}
+    for j in jobs:
+        for h, c in v.running[j].halls:
+            if h in halls:
+                per[h] = per.get(h, 0) + c
+    counts = w.placer.counts
+    return sum(min(c, max(0, room[h] - counts[h])) for h, c in per.items())
 
 
 def reclaim_for_placement(v: PoolView, w: PassWork, t: TenantView, job: int, gpus: int) -> bool:
     """Domains for a guaranteed job the free GPUs are too fragmented to place: True when
     work under notice will free them, or when borrowed work on the domains chosen for it
     (:func:`narvik.sched.reclaim.plan_reclaim`) is given notice so that they will; False
-    when no eviction of borrowed work makes room."""
-    plan = plan_reclaim(v, w.placer, newly_noticed(v, w), t.allowed_halls, gpus)
+    when no eviction of borrowed work makes room.
+
+    The free GPUs of the chosen domains are kept from the rest of the pass: lent again
+    (to the very work just given notice, say), the domains would have to be reclaimed
+    again in the next pass, and again, without end when the notices run out at once (the
+    job's deadline has come)."""
+    halls, whole_in, _ = reclaim_halls(w, t, gpus)
+    plan = plan_reclaim(v, w.placer, newly_noticed(v, w), halls, gpus, whole_in, True)
     if plan is None:
         return False
     for j in plan_victims(plan, v.victims_on, w.preempting):
         _notice_reclaim(v, w, t, job, j)
+    placer = w.placer
+    for h, dom, _ in plan:
+        free = int(placer.free_of(h)[dom])
+        if free > 0:
+            placer.reserve(h, dom, free)
     return True
 
 
@@ -385,18 +655,19 @@ def _reclaim(v: PoolView, w: PassWork, t: TenantView, job: int, short: int) -> i
     will go on (so that it can be placed once they stop), then more by preemption order
     while fewer than ``short`` GPUs are freed. Returns the GPUs freed in its halls (0 and
     no notice when no eviction makes room for it, or fewer than ``short`` can be freed)."""
-    halls = t.allowed_halls
-    plan = plan_reclaim(v, w.placer, newly_noticed(v, w), halls, v.queued[job].gpus)
+    gpus = v.queued[job].gpus
+    halls, whole_in, evict_in = reclaim_halls(w, t, gpus)
+    plan = plan_reclaim(v, w.placer, newly_noticed(v, w), halls, gpus, whole_in)
     if plan is None:
         return 0
     chosen = plan_victims(plan, v.victims_on, w.preempting)
-    got = sum(in_halls(v.running[j], halls) for j in chosen)
+    got = freed_for(v, w, chosen, evict_in)
     if got < short:
         more = victims(
-            v, w.preempting.with_(chosen), short - got, allow_guaranteed=False, halls=halls
+            v, w.preempting.with_(chosen), short - got, allow_guaranteed=False, halls=evict_in
         )
         chosen += more
-        got += sum(in_halls(v.running[j], halls) for j in more)
+        got = freed_for(v, w, chosen, evict_in)
     if got < short:
         return got
     for j in chosen:

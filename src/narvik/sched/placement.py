@@ -208,6 +208,12 @@ class Placer:
     def hold(self, h: int, gpus: int) -> None:
         self.counts[h] -= gpus
 
+    def reserve(self, h: int, dom: int, gpus: int) -> None:
+        """Keep ``gpus`` free GPUs of domain ``dom`` of hall ``h`` from every placement
+        for the rest of the pass (a job waiting for that domain)."""
+        self._own(h)[dom] -= gpus
+        self.counts[h] -= gpus
+
     def place_across(self, halls: Sequence[int], gpus: int) -> Placement | None:
         """A gang no single hall can place takes whole domains across ``halls`` (plus one for
         the remainder): still the fewest domains, in more network blocks."""

@@ -54,18 +54,24 @@ def domain_room(
 
 
 def plan_domains(
-    after: NDArray[np.int64], lent: NDArray[np.int64], d: int, gpus: int
+    after: NDArray[np.int64],
+    lent: NDArray[np.int64],
+    d: int,
+    gpus: int,
+    with_free: bool = False,
 ) -> tuple[int, list[tuple[int, int]]] | None:
     """(GPUs to evict, [(domain, GPUs still to free there), ...]) for ``gpus`` on domains
     of ``d`` GPUs, or None when no eviction of borrowed work there can make room on the
-    fewest domains."""
+    fewest domains. ``with_free``: the chosen domains with nothing to free are listed too
+    (with 0)."""
     pot = after + lent
+    keep = 0 if with_free else 1
     if gpus <= d:
         short = np.where(pot >= gpus, np.maximum(gpus - after, 0), np.iinfo(np.int64).max)
         dom = int(np.argmin(short))
         if pot[dom] < gpus:
             return None
-        return int(short[dom]), ([(dom, int(short[dom]))] if short[dom] > 0 else [])
+        return int(short[dom]), ([(dom, int(short[dom]))] if short[dom] >= keep else [])
     need_full, rest = divmod(gpus, d)
     wholeable = np.flatnonzero(pot >= d)
     if wholeable.shape[0] < need_full:
@@ -73,7 +79,7 @@ def plan_domains(
     cost = (d - after)[wholeable]
     order = np.lexsort((wholeable, cost))[:need_full]
     chosen = wholeable[order]
-    plan = [(int(dom), int(c)) for dom, c in zip(chosen, cost[order], strict=True) if c > 0]
+    plan = [(int(dom), int(c)) for dom, c in zip(chosen, cost[order], strict=True) if c >= keep]
     total = int(cost[order].sum())
     if rest:
         ok = pot >= rest
@@ -83,27 +89,35 @@ def plan_domains(
         short = np.where(ok, np.maximum(rest - after, 0), np.iinfo(np.int64).max)
         dom = int(np.argmin(short))
         total += int(short[dom])
-        if short[dom] > 0:
+        if short[dom] >= keep:
             plan.append((dom, int(short[dom])))
     return total, plan
 
 
 def plan_reclaim(
-    v: PoolView, placer: Placer, newly_noticed: Sequence[int], halls: Sequence[int], gpus: int
+    v: PoolView,
+    placer: Placer,
+    newly_noticed: Sequence[int],
+    halls: Sequence[int],
+    gpus: int,
+    whole_in: Sequence[int] | None = None,
+    with_free: bool = False,
 ) -> Plan | None:
-    """The cheapest plan for ``gpus`` in ``halls``: one hall if any can hold the job, else
-    across halls (whole domains anywhere, the remainder on one). ``[]``: the job fits once
-    the work under notice has left. None: no eviction makes room."""
+    """The cheapest plan for ``gpus`` in ``halls``: one hall if any can hold the job (one
+    of ``whole_in`` when given: halls where the job may go whole), else across halls
+    (whole domains anywhere, the remainder on one). ``[]``: the job fits once the work
+    under notice has left. None: no eviction makes room. ``with_free``: every domain the
+    job would go on is listed, those with nothing to free with 0."""
     rooms = {h: domain_room(v, placer, newly_noticed, h) for h in halls}
     best: tuple[int, int, Plan] | None = None
-    for h in halls:
+    for h in halls if whole_in is None else [h for h in halls if h in whole_in]:
         after, lent = rooms[h]
-        got = plan_domains(after, lent, v.topologies[h].domain_gpus, gpus)
+        got = plan_domains(after, lent, v.topologies[h].domain_gpus, gpus, with_free)
         if got is not None and (best is None or got[0] < best[0]):
             best = (got[0], h, [(h, dom, c) for dom, c in got[1]])
     if best is not None:
         return best[2]
-    return _plan_across(v, rooms, halls, gpus)
+    return _plan_across(v, rooms, halls, gpus, with_free)
 
 
 def _plan_across(
@@ -111,6 +125,7 @@ def _plan_across(
     rooms: dict[int, tuple[NDArray[np.int64], NDArray[np.int64]]],
     halls: Sequence[int],
     gpus: int,
+    with_free: bool = False,
 ) -> Plan | None:
     if not halls:
         return None
@@ -121,7 +136,7 @@ def _plan_across(
     ds = np.concatenate([np.arange(rooms[h][0].shape[0]) for h in halls]).astype(np.int64)
     after = np.concatenate([rooms[h][0] for h in halls])
     lent = np.concatenate([rooms[h][1] for h in halls])
-    got = plan_domains(after, lent, d, gpus)
+    got = plan_domains(after, lent, d, gpus, with_free)
     if got is None:
         return None
     return [(int(hs[i]), int(ds[i]), c) for i, c in got[1]]

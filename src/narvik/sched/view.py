@@ -54,6 +54,8 @@ class RunningView:
     being_preempted: bool
     placement: Placement = ()
     """((hall, domain, gpus), ...) it holds."""
+    leaves_at_s: float = math.inf
+    """When it stops under notice (inf: not under notice)."""
 
 
 @dataclass
@@ -130,6 +132,12 @@ class PoolView:
     """Per hall, GPUs per domain held by borrowed jobs not under notice (evictable)."""
     leaving_domains: Sequence[NDArray[np.int64]] = ()
     """Per hall, GPUs per domain held by jobs under notice (free once they stop)."""
+    power_deadline_s: float = math.inf
+    """Instant by which the active curtailments must be met (inf: none)."""
+    hall_gpus: Sequence[int] = ()
+    """Per hall, GPUs online (empty: no protection of confined tenants' guarantees)."""
+    guaranteed_by_hall: Sequence[int] = ()
+    """Per hall, GPUs of running guaranteed (not borrowed) work."""
 
 
 class Decision:

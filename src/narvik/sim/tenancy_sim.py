@@ -272,6 +272,10 @@ class _Driver:
     def _rearm(self, now: float) -> None:
         """Keep one wake-up at the pool's next job stop (cancel a stale one)."""
         due = self.pool.next_due_s()
+        if self.wake is not None and self.wake[0] <= now:
+            # It has run (job stops come first at an instant): it may be this very pass,
+            # and a notice running out at once (due == now) still needs another pass.
+            self.wake = None
         if self.wake is not None and self.wake[0] == due:
             return
         if self.wake is not None:
