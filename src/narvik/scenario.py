@@ -32,7 +32,7 @@ from narvik.physics.power_profiles import (
 )
 from narvik.physics.power_settings import GridCode, PowerSmoothing
 from narvik.physics.weather import Weather, builtin_weather, read_epw, shifted_weather
-from narvik.sched.registry import policy_names
+from narvik.sched.registry import TENANCY_POLICIES, policy_names
 from narvik.sim.flat import FlatResult
 from narvik.sim.site_run import (
     SiteSteps,
@@ -189,8 +189,8 @@ class ScenarioSpec(_Model):
             raise ValueError(
                 f"policy: unknown policy {self.policy!r} (known: {', '.join(policy_names())})"
             )
-        if self.policy == "narvik" and self.tenancy is None:
-            raise ValueError("tenancy: the narvik policy needs a [tenancy] table")
+        if self.policy in TENANCY_POLICIES and self.tenancy is None:
+            raise ValueError(f"tenancy: the {self.policy} policy needs a [tenancy] table")
         names = {t.name for t in self.tenancy.tenants} if self.tenancy else set()
         for i, r in enumerate(self.reservations):
             if r.tenant not in names:
@@ -429,7 +429,7 @@ def _run_flat(spec: ScenarioSpec, site: FlatPool, report: Progress) -> Results:
     report("simulate", 0, total)
     inputs = (
         _pool_inputs(spec, jobs, flat_halls(site.n_gpus), None, None)
-        if spec.policy == "narvik"
+        if spec.policy in TENANCY_POLICIES
         else None
     )
     sched = schedule_jobs(
@@ -469,8 +469,8 @@ def _pool_inputs(
     weather: Weather | None,
 ) -> TenancyInputs:
     tenancy = spec.tenancy
-    if spec.policy == "narvik" and tenancy is None:
-        raise ScenarioError("policy: narvik needs a tenancy ([tenancy] in the scenario)")
+    if spec.policy in TENANCY_POLICIES and tenancy is None:
+        raise ScenarioError(f"policy: {spec.policy} needs a tenancy ([tenancy] in the scenario)")
     index, has_other = tenant_indices(jobs, tenancy)
     last_s = spec.span_s or float(jobs.submit_s.max(initial=0.0) + jobs.runtime_s.sum())
     hours = int(last_s // 3600) + 2
@@ -503,7 +503,7 @@ def fitted(
         from_trace=spec.workload.kind == "trace",
         tenant_map=spec.workload.tenant_map,
         flat_pool=flat.name if flat is not None else None,
-        needs_tenancy=spec.policy == "narvik",
+        needs_tenancy=spec.policy in TENANCY_POLICIES,
     )
     changed = spec.model_copy(
         update={"tenancy": fit.tenancy, "reservations": fit.reservations, "events": fit.events}
@@ -513,7 +513,7 @@ def fitted(
 
 def check_against_pool(spec: ScenarioSpec, n_gpus: int, pool: str) -> None:
     """A flat pool under narvik: quotas and reservations must fit its GPU slots."""
-    if spec.tenancy is None or spec.policy != "narvik":
+    if spec.tenancy is None or spec.policy not in TENANCY_POLICIES:
         return
     _check_quota_sums(
         spec.tenancy,
@@ -540,7 +540,7 @@ def _check_quota_sums(tenancy: Tenancy, gpus: int, what: str) -> None:
 
 def check_against_site(spec: ScenarioSpec, site: Site, phase: str) -> None:
     """Checks that need the site: quotas within the fleet, halls that exist (narvik only)."""
-    if spec.tenancy is None or spec.policy != "narvik":
+    if spec.tenancy is None or spec.policy not in TENANCY_POLICIES:
         return
     fleet = fleet_summary(site, phase).gpus
     halls = {h.name for h in site.halls_online(phase)}

@@ -67,5 +67,5 @@ def test_policy_help_lists_every_policy():
     assert list(POLICIES) == policy_names()
     result = CliRunner().invoke(app, ["simulate", "--help"], env={"COLUMNS": "250"})
     text = " ".join(result.output.split())
-    assert "Scheduling policy: easy, fcfs, narvik (default: the scenario's)" in text
+    assert "Scheduling policy: easy, fcfs, kueue, narvik, slurm (default: the scenario's)" in text
     assert "Trace format: swf, csv or parquet (default: from the file name)" in text

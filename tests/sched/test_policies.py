@@ -17,7 +17,7 @@ def snap(now: float, free: int, queue, running) -> Snapshot:  # type: ignore[no-
 
 
 def test_registry() -> None:
-    assert policy_names() == ["easy", "fcfs", "narvik"]
+    assert policy_names() == ["easy", "fcfs", "kueue", "narvik", "slurm"]
     assert isinstance(get_policy("easy"), Policy)
     with pytest.raises(ValueError, match="choose one of"):
         get_policy("sjf")

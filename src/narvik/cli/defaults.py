@@ -13,4 +13,4 @@ DEFAULT_SITE = "stargate-norway"
 DEFAULT_SCENARIO = "stargate-norway"
 
 #: Policies of ``narvik simulate --policy`` (= narvik.sched.registry.policy_names()).
-POLICIES = ("easy", "fcfs", "narvik")
+POLICIES = ("easy", "fcfs", "kueue", "narvik", "slurm")

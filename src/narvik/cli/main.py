@@ -57,6 +57,10 @@ def _register() -> None:
     from narvik.cli import power_cmd
 
     app.command("power-quality")(power_cmd.power_quality)
+    from narvik.cli import export_cmd, import_cmd
+
+    app.add_typer(export_cmd.app, name="export")
+    app.add_typer(import_cmd.app, name="import")
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from narvik.cli.common import err_console, user_errors
+from narvik.cli.common import console, err_console, plain, user_errors
 
 app = typer.Typer(
     help="Studies: many scenarios (axes times seeds) run on Ray.", no_args_is_help=True
@@ -62,6 +62,7 @@ def run(
 
             outcome = run_study(study, folder, address=address, workers=workers, progress=progress)
     n = outcome.table.num_rows
+    _print_table(outcome.path.parent)
     typer.echo(
         f"{study.name}: {n} runs ({outcome.ran} run now, {n - outcome.ran} already done), "
         f"{outcome.failed} failed; wrote {outcome.path} and {outcome.path.with_name('study.html')}"
@@ -81,4 +82,24 @@ def report(
 
     with user_errors():
         path = render_study_report(study_dir)
+        _print_table(study_dir)
     typer.echo(str(path))
+
+
+def _print_table(study_dir: Path) -> None:
+    """The study's KPIs side by side (one column per point) on the terminal."""
+    from rich.table import Table
+
+    from narvik.kpi.study_report import load_study as load_results
+    from narvik.kpi.study_table import side_by_side
+
+    table = side_by_side(load_results(study_dir))
+    out = Table(title=table.title)
+    out.add_column("KPI")
+    for header in table.headers:
+        out.add_column(plain(header), justify="right")
+    for row in table.rows:
+        out.add_row(*(plain(cell) for cell in row))
+    console.print(out)
+    for note in table.notes:
+        err_console.print(plain(note), highlight=False)

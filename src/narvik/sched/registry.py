@@ -13,18 +13,26 @@ from narvik.sched.baselines import EasyPolicy as EasyPoolPolicy
 from narvik.sched.baselines import FcfsPolicy as FcfsPoolPolicy
 from narvik.sched.easy import EasyPolicy
 from narvik.sched.fcfs import FcfsPolicy
+from narvik.sched.kueue_policy import KueuePolicy
 from narvik.sched.narvik_policy import NarvikPolicy
 from narvik.sched.protocol import Policy
+from narvik.sched.slurm_policy import SlurmPolicy
 
 _POLICIES: dict[str, type] = {"fcfs": FcfsPolicy, "easy": EasyPolicy}
 _POOL_POLICIES: dict[str, type] = {
     "fcfs": FcfsPoolPolicy,
     "easy": EasyPoolPolicy,
     "narvik": NarvikPolicy,
+    "kueue": KueuePolicy,
+    "slurm": SlurmPolicy,
 }
 
 #: Policies that need a pool (tenants, halls): they have no flat-snapshot form.
-TENANCY_POLICIES = ("narvik",)
+TENANCY_POLICIES = (
+    "narvik",
+    "kueue",
+    "slurm",
+)
 
 
 def policy_names() -> list[str]:
