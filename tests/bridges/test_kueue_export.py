@@ -529,3 +529,18 @@ def test_absent_crds_skip_here_but_fail_under_ci(monkeypatch, tmp_path):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI is set"):
         crd_path("ClusterQueue")
+
+
+def test_the_cohort_holds_exactly_the_gpus_no_queue_covers(timeline):
+    """Queues' nominal quotas plus the cohort's own quota are each hall's GPUs: the whole
+    online fleet is admissible, as in the ``kueue`` emulation (cohort_quota_by_hall)."""
+    for kset in timeline:
+        gpus = {flavor_name(h): n for h, n in kset.hall_gpus.items()}
+        (cohort,) = kset.kind("Cohort")
+        covered = dict.fromkeys(gpus, 0)
+        for f in cohort["spec"]["resourceGroups"][0]["flavors"]:
+            covered[f["name"]] += f["resources"][0]["nominalQuota"]
+        for cq in kset.kind("ClusterQueue"):
+            for f, n in nominal(cq).items():
+                covered[f] += n
+        assert covered == gpus, kset.day

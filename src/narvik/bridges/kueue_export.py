@@ -37,6 +37,7 @@ from narvik.sched.kueue_config import (
     cluster_queues,
     priority_value,
 )
+from narvik.sched.kueue_quota import cohort_quota_by_hall
 from narvik.site import FlatPool, Site
 from narvik.workload.tenancy import Tenancy
 
@@ -187,7 +188,7 @@ def kueue_set(spec: ScenarioSpec, day: dt.date | None = None) -> KueueSet:
         "namespaces.yaml": [km.namespace(t.name, day) for t in tenancy.tenants],
         "topology.yaml": [km.topology(topo, day)],
         "resourceflavors.yaml": [km.resource_flavor(h, topo, day) for h in halls if h.online],
-        "cohorts.yaml": [km.cohort(COHORT, day)],
+        "cohorts.yaml": [km.cohort(COHORT, day, halls, cohort_quota_by_hall(cqs, hall_gpus))],
         "workloadpriorityclasses.yaml": [
             km.priority_class(t.name, priority_value(t.priority, n_tiers), day)
             for t in tenancy.tiers

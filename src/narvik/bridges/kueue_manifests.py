@@ -25,6 +25,7 @@ Kinds (https://kueue.sigs.k8s.io/docs/concepts/):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -117,9 +118,26 @@ def topology(name: str, day: dt.date) -> Doc:
     }
 
 
-def cohort(name: str, day: dt.date) -> Doc:
-    """The Cohort every ClusterQueue lends to and borrows from."""
-    return {"apiVersion": API_VERSION, "kind": "Cohort", "metadata": _meta(name, day), "spec": {}}
+def cohort(
+    name: str, day: dt.date, halls: Sequence[HallInfo] = (), own_gpus: Sequence[int] = ()
+) -> Doc:
+    """The Cohort every ClusterQueue lends to and borrows from.
+
+    ``own_gpus[h]``: the GPUs of hall ``h`` that no ClusterQueue's nominal quota covers,
+    given to the cohort itself as its own quota (Kueue v1beta2 Cohort ``resourceGroups``,
+    https://kueue.sigs.k8s.io/docs/concepts/cohort/), so that every queue may borrow them:
+    without it Kueue could never admit work on them. The ``kueue`` emulation does the same
+    (:func:`narvik.sched.kueue_quota.cohort_quota_by_hall`).
+    """
+    spec: Doc = {}
+    flavors = [
+        {"name": flavor_name(h.name), "resources": [{"name": GPU_RESOURCE, "nominalQuota": int(g)}]}
+        for h, g in zip(halls, own_gpus, strict=True)
+        if h.online
+    ]
+    if flavors:
+        spec["resourceGroups"] = [{"coveredResources": [GPU_RESOURCE], "flavors": flavors}]
+    return {"apiVersion": API_VERSION, "kind": "Cohort", "metadata": _meta(name, day), "spec": spec}
 
 
 def priority_class(tier: str, value: int, day: dt.date) -> Doc:
