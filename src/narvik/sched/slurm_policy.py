@@ -38,7 +38,7 @@ a partition per set of halls a tenant may use, and :class:`SlurmParams`. One pas
 No power awareness: no GPU power cap, no preemption for power (Slurm does neither).
 
 Fair-share weights are not in the view: the policy takes them as ``weights`` (by tenant
-index; the tenancy's default 1.0 when not given), see docs/slurm-emulation.md.
+index; the tenancy's default 1.0 when not given), see docs/design.md (the slurm policy).
 """
 
 from __future__ import annotations
