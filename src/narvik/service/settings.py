@@ -42,7 +42,37 @@ class ServiceSettings(BaseSettings):
         default=Path("narvik-operator.token"),
         description="where a token made at first start is written (mode 600)",
     )
-    scheduler: bool = Field(default=True, description="run scheduling passes in the background")
+    scheduler: bool = Field(
+        default=True,
+        description="stand for the scheduler lease (one replica schedules; the others stand by)",
+    )
+    lease_ttl_s: float = Field(
+        default=5.0,
+        gt=0.5,
+        le=60,
+        description="wall seconds a scheduler lease lasts unrenewed (takeover after a crash)",
+    )
+    replica_name: str | None = Field(
+        default=None, description="this replica's name in the lease (default: host:pid)"
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="largest request header block"
+    )
+    max_headers: int = Field(default=100, ge=8, le=1000, description="most request headers")
+    rate_limit_per_s: float = Field(
+        default=2000.0, gt=0, description="requests a second per tenant (token bucket)"
+    )
+    rate_limit_burst: int = Field(
+        default=4000, ge=1, description="requests a tenant may send at once (bucket size)"
+    )
+    max_queued_jobs_per_tenant: int = Field(
+        default=200_000, ge=1, description="queued jobs a tenant may hold (429 beyond)"
+    )
+    oidc_file: Path | None = Field(
+        default=None,
+        description="OpenID Connect issuers (TOML): issuer, audience, JWKS, claim mapping per "
+        "tenant",
+    )
 
     @field_validator("clock_start")
     @classmethod
