@@ -77,7 +77,7 @@ def test_bad_input_names_the_field(api: Api) -> None:
     for body, field in cases:
         r = api.client.post("/api/v1/jobs", json=body, headers=sigma)
         assert r.status_code == 422, body
-        assert any(field in err["loc"] for err in r.json()["detail"]), r.json()
+        assert any(field in err["loc"] for err in r.json()["errors"]), r.json()
     big = api.client.post(
         "/api/v1/jobs",
         content=b'{"gpus": 1, "runtime_s": 60, "name": "' + b"x" * 100_000 + b'"}',

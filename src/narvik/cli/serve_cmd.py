@@ -71,7 +71,17 @@ def serve(
         err_console.print(
             f"narvik serve: {plain(app.state.ctx.clock_notice)}", highlight=False, soft_wrap=True
         )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    from narvik.service.http_limits import limited_protocol
+
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        # header blocks past max_header_bytes or max_headers: 431 as they arrive
+        http=limited_protocol(settings.max_header_bytes, settings.max_headers),
+    )
 
 
 #: The options of the command by setting, to name them in errors.
@@ -116,9 +126,24 @@ def _app(settings: Any) -> Any:
         shown = make_url(settings.db_url).render_as_string(hide_password=True)
     except ArgumentError as exc:
         raise ValueError(f"--db {settings.db_url!r}: not a database URL") from exc
+    from narvik.scenario import load_scenario
+
+    try:
+        load_scenario(settings.scenario)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        raise ValueError(f"--scenario {_message(exc)}") from exc
     try:
         return create_app(settings)
     except SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None)  # the driver's error, when there is one
         reason = str(orig if orig is not None else exc).strip().splitlines()[0]
         raise ValueError(f"--db {shown}: cannot open the database: {reason}") from exc
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        message = _message(exc)
+        if settings.site and message.startswith(f"{settings.site}:"):
+            raise ValueError(f"--site {message}") from exc  # the site cannot be loaded
+        raise
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)

@@ -9,6 +9,7 @@ at start by :func:`migrate`.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -26,6 +27,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://...``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _create_private(parsed.database)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -38,6 +40,19 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(False))
     return create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+
+
+def _create_private(database: str | None) -> None:
+    """Create a SQLite file that does not exist yet with mode 0600 (tokens' hashes and the
+    tenants' data are in it); its -wal and -shm files take the main file's mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # a folder that does not exist: SQLite says so when it connects
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

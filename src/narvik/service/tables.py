@@ -193,3 +193,39 @@ class MetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
+
+
+class JobNewsRow(Base):
+    """What the scheduler has not yet seen: a submission or a cancel, written in the same
+    transaction as the change itself, deleted by the pass that applies it (under its fence).
+
+    Every replica's API writes here, so the elected scheduler learns of every committed job
+    and cancel from the database, whichever replica acknowledged it."""
+
+    __tablename__ = "job_news"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(8))
+    """``new`` or ``cancel``."""
+    at_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """A cancel's instant (service time)."""
+
+
+class LeaseRow(Base):
+    """The scheduler lease (one row): who schedules, its fencing epoch, until when, and the
+    service clock every replica shares."""
+
+    __tablename__ = "scheduler_lease"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Raised at every takeover; a pass commits only under the epoch it was elected with."""
+    expires_wall_s: Mapped[float] = mapped_column(Float, default=0.0)
+    """Wall time (the database's clock) when the lease lapses unless renewed."""
+    clock_origin_s: Mapped[float] = mapped_column(Float, default=0.0)
+    """Service time at ``clock_wall0_s`` (the shared clock's anchor)."""
+    clock_wall0_s: Mapped[float] = mapped_column(Float, default=0.0)
+    clock_speed: Mapped[float] = mapped_column(Float, default=0.0)
+    """0: no clock anchored yet."""

@@ -9,6 +9,7 @@ files and seconds from the start of the run inside narvik
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Iterable, Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -122,6 +123,57 @@ class Tenant(_Model):
         return self.borrowed_price_eur_per_gpu_hour
 
 
+def quota_holding_error(
+    tenant: Tenant, tier: Tier, quota_jurisdictions: Sequence[str]
+) -> tuple[str, str] | None:
+    """(field, reason) when ``tenant`` may not hold the quota it is given, else None.
+
+    The tenancy's rules for holding a guarantee: its tier must allow quota
+    (:attr:`Tier.may_hold_quota`) and, when the tenancy lists ``quota_jurisdictions``,
+    its jurisdiction must be one of them. Checked by :class:`Tenancy` (scenario files)
+    and by the control plane (``narvik.service.api.queries.rules``)."""
+    if not any(q.gpus > 0 for q in tenant.quota):
+        return None
+    if not tier.may_hold_quota:
+        return "quota", f"tier {tier.name!r} may only borrow surplus, not hold quota"
+    if quota_jurisdictions and tenant.jurisdiction not in quota_jurisdictions:
+        return "quota", (
+            f"jurisdiction {tenant.jurisdiction!r} may not hold quota "
+            f"(may: {', '.join(quota_jurisdictions)})"
+        )
+    return None
+
+
+def overcommitted(
+    capacity: Sequence[int], demands: Iterable[tuple[Collection[int], int]]
+) -> tuple[tuple[int, ...], int, int] | None:
+    """The first set of halls promised more GPUs than it has, as (halls, promised,
+    capacity), or None when every promise can be kept at once.
+
+    ``capacity``: GPUs of each hall (0 for a hall not online); ``demands``: GPUs promised
+    (guarantees, bookings) with the halls each may use (empty: any hall). All of them can
+    be served at once exactly when, for every set S of halls, the promises confined to
+    halls of S add up to at most the GPUs of S (Hall's condition for supplies and
+    demands; a set that is not a union of the demands' hall sets is never the tightest,
+    so only those unions and the whole site are tried, smallest first)."""
+    everywhere = frozenset(range(len(capacity)))
+    need: dict[frozenset[int], int] = {}
+    for halls, gpus in demands:
+        if gpus <= 0:
+            continue
+        key = frozenset(halls) & everywhere if halls else everywhere
+        need[key] = need.get(key, 0) + gpus
+    unions: set[frozenset[int]] = {everywhere}
+    for key in need:
+        unions |= {key | u for u in unions} | {key}
+    for s in sorted(unions, key=lambda u: (len(u), sorted(u))):
+        promised = sum(g for key, g in need.items() if key <= s)
+        room = sum(capacity[h] for h in s)
+        if promised > room:
+            return tuple(sorted(s)), promised, room
+    return None
+
+
 class Tenancy(_Model):
     tiers: tuple[Tier, ...] = Field(min_length=1, description="tiers, by priority")
     tenants: tuple[Tenant, ...] = Field(min_length=1, description="the tenants")
@@ -162,20 +214,9 @@ class Tenancy(_Model):
                 raise ValueError(
                     f"tenants.{i}.tier: unknown tier {t.tier!r} (known: {', '.join(tiers)})"
                 )
-            holds = any(q.gpus > 0 for q in t.quota)
-            if holds and not tiers[t.tier].may_hold_quota:
-                raise ValueError(
-                    f"tenants.{i}.quota: tier {t.tier!r} may only borrow surplus, not hold quota"
-                )
-            if (
-                holds
-                and self.quota_jurisdictions
-                and t.jurisdiction not in self.quota_jurisdictions
-            ):
-                raise ValueError(
-                    f"tenants.{i}.quota: jurisdiction {t.jurisdiction!r} may not hold quota "
-                    f"(may: {', '.join(self.quota_jurisdictions)})"
-                )
+            refused = quota_holding_error(t, tiers[t.tier], self.quota_jurisdictions)
+            if refused is not None:
+                raise ValueError(f"tenants.{i}.{refused[0]}: {refused[1]}")
         total = sum(s for _, s in self.owners)
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"owners: revenue shares must add up to 1 (they add up to {total:g})")

@@ -6,12 +6,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from narvik import __version__
+from narvik.service.api import docs_local, events_stream, problems, ratelimit
 from narvik.service.api.context import ServiceContext, build_context
-from narvik.service.api.errors import ApiError
 from narvik.service.api.routes import bookings, dashboard, jobs, ops, state, tenants
 from narvik.service.api.schemas import ERROR_RESPONSES
 from narvik.service.settings import ServiceSettings
@@ -36,6 +35,8 @@ def create_app(
             await ctx.batcher.stop()
             ctx.runner.stop()
             ctx.db.dispose()
+            if ctx.scheduler_lock is not None:
+                ctx.scheduler_lock.close()  # another process may schedule this SQLite file
 
     app = FastAPI(
         title="narvik control plane",
@@ -52,11 +53,11 @@ def create_app(
         app.include_router(module.router, prefix=API, responses=ERROR_RESPONSES)
     app.include_router(ops.router)
     app.include_router(dashboard.router)
+    app.include_router(events_stream.router, prefix=API, responses=ERROR_RESPONSES)
+    ratelimit.install(app)
+    docs_local.install(app)
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+    problems.install(app)  # every error answer is an RFC 9457 problem
 
     return app
 

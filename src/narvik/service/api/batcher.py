@@ -6,7 +6,10 @@ so far (up to ``max_batch``), inserts it in one transaction in a worker thread
 commits, and only then answers every request of the batch. A request is thus
 acknowledged only once its job is committed, while the cost of a commit (an
 fsync on PostgreSQL) is shared by the whole batch. Keys that already exist are
-answered with the job first made with them (or 409 if the request differs).
+answered with the job first made with them (or 409 if the request differs, whether the
+first was committed earlier or sits earlier in the same batch). The same transaction
+announces the new jobs in ``job_news``, whence the elected scheduler (on any replica)
+takes them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from narvik.service.api.errors import ConflictError
 from narvik.service.db import Database
+from narvik.service.news import announce
 from narvik.service.tables import JobRow
 
 AUTO_KEY = "~auto~"
@@ -37,14 +40,8 @@ class Submission:
 
 
 class SubmitBatcher:
-    def __init__(
-        self,
-        db: Database,
-        on_committed: Callable[[list[JobRow]], None],
-        max_batch: int = 512,
-    ):
+    def __init__(self, db: Database, max_batch: int = 512):
         self._db = db
-        self._on_committed = on_committed
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Submission] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -62,8 +59,7 @@ class SubmitBatcher:
     async def submit(self, values: dict[str, Any]) -> tuple[JobRow, bool]:
         """The committed job for ``values`` and whether it is new."""
         if self._queue is None:  # not started (no lifespan): write this one now
-            results, new = self._write([values])
-            self._on_committed(new)
+            results, _ = self._write([values])
             if isinstance(results[0], Exception):
                 raise results[0]
             return results[0]  # type: ignore[no-any-return]
@@ -83,7 +79,7 @@ class SubmitBatcher:
                 # event loop busy (measured: 4x slower).
                 await self._db.lock_writers()  # a pass may be writing: wait, do not block
                 try:
-                    results, new = self._write([s.values for s in batch], locked=True)
+                    results, _ = self._write([s.values for s in batch], locked=True)
                 finally:
                     self._db.unlock_writers()
             except Exception as exc:  # the batch is rolled back: every request fails
@@ -91,7 +87,6 @@ class SubmitBatcher:
                     if not s.future.done():
                         s.future.set_exception(exc)
                 continue
-            self._on_committed(new)
             for s, result in zip(batch, results, strict=True):
                 if s.future.done():
                     continue
@@ -127,6 +122,7 @@ class SubmitBatcher:
                 else list(session.execute(stmt, unique[0]))
             )
             made = {(r.tenant_id, r.idempotency_key): r.id for r in inserted}
+            announce(session, "new", sorted(made.values()))
             missing = [k for k in first if k not in made]
             existing: dict[tuple[int, str], JobRow] = {}
             if missing:
@@ -143,16 +139,20 @@ class SubmitBatcher:
                 job = new.get(made[key])
                 if job is None:
                     job = new[made[key]] = JobRow(id=made[key], **v)
-                results.append((job, first[key] == i))
+                if job.request_sha256 != v["request_sha256"]:
+                    results.append(_conflict())
+                else:
+                    results.append((job, first[key] == i))
                 continue
             row = existing[key]
             if row.request_sha256 != v["request_sha256"]:
-                results.append(
-                    ConflictError(
-                        "this key was used for a different request; use a new key",
-                        "Idempotency-Key",
-                    )
-                )
+                results.append(_conflict())
             else:
                 results.append((row, False))
         return results, list(new.values())
+
+
+def _conflict() -> ConflictError:
+    return ConflictError(
+        "this key was used for a different request; use a new key", "Idempotency-Key"
+    )

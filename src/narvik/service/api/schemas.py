@@ -44,8 +44,32 @@ def _utc_time(v: dt.datetime) -> dt.datetime:
 UtcTime = Annotated[dt.datetime, AfterValidator(_utc_time)]
 
 
+def _surrogate_in(v: object) -> bool:
+    """Whether ``v`` (text, or lists and mappings of it) holds a lone surrogate: JSON's
+    ``"\\ud800"`` decodes to one, and neither database (nor UTF-8) can store it."""
+    if isinstance(v, str):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(v, list | tuple):
+        return any(_surrogate_in(x) for x in v)
+    if isinstance(v, dict):
+        return any(_surrogate_in(k) or _surrogate_in(x) for k, x in v.items())
+    return False
+
+
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN, Infinity and numbers past the float range (1e400 reads as inf) are refused.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_unicode(cls, v: object) -> object:
+        if _surrogate_in(v):
+            raise ValueError("text must be valid Unicode (no lone surrogates)")
+        return v
 
     @field_validator("*", mode="after")
     @classmethod
@@ -61,32 +85,60 @@ class _Out(BaseModel):
 
 
 class FieldErrorOut(_Out):
-    loc: list[str | int] = Field(description="where: body, query, path or header, then the field")
-    msg: str
+    field: str = Field(description="the field at fault (dotted path) or the part of the request")
+    in_: str = Field(alias="in", description="body, query, path or header")
+    pointer: str | None = Field(default=None, description="JSON pointer into the body")
+    message: str
     type: str
+    loc: list[str | int] = Field(description="where: body, query, path or header, then the field")
 
 
-class ErrorOut(_Out):
-    """A refused request: what is wrong and, when one field is at fault, which."""
+class ProblemOut(_Out):
+    """A refused request, as an RFC 9457 problem (``application/problem+json``)."""
 
-    detail: str | list[FieldErrorOut] = Field(
-        description="a sentence, or (requests that do not fit the schema) one entry per field"
-    )
+    type: str = Field(description="a URI naming the kind of problem, or about:blank")
+    title: str = Field(description="the status's phrase")
+    status: int
+    detail: str = Field(description="what is wrong: 'field: message' when a field is at fault")
     field: str | None = Field(default=None, description="the field at fault")
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="requests that do not fit the schema: one entry per fault"
+    )
 
 
-#: The answers every API call may give besides its own (documented on each operation).
+#: The previous name of the error model.
+ErrorOut = ProblemOut
+
+
+#: The answers every API call may give besides its own (documented on each operation, as
+#: ``application/problem+json``: see ``problems.install``).
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut, "description": text}
+    code: {"model": ProblemOut, "description": text}
     for code, text in (
-        (400, "the body is not JSON"),
+        (400, "the request is malformed"),
         (401, "no token, or an unknown or revoked one"),
         (403, "the token may not do this"),
         (404, "no such row (or not the tenant's own)"),
         (409, "conflicts with the state of the row"),
         (413, "the request body is too large"),
-        (422, "a field is invalid or breaks a rule; the answer names it"),
+        (422, "a field is invalid or breaks a rule (or the body is not JSON); names it"),
+        (500, "the server failed (logged; no details in the answer)"),
     )
+}
+
+
+class LimitOut(ProblemOut):
+    """A request refused by a per-tenant limit (429, with a Retry-After header, s)."""
+
+    limit: Literal["rate_limit", "max_queued_jobs_per_tenant"] = Field(
+        description="the limit reached"
+    )
+    retry_after_s: int = Field(description="seconds to wait before trying again")
+
+
+ERROR_RESPONSES[429] = {
+    "model": LimitOut,
+    "description": "a per-tenant limit is reached (rate of calls, queued jobs); see Retry-After",
 }
 
 
@@ -100,6 +152,9 @@ class JobIn(_In):
     tenant: str | None = Field(
         default=None, max_length=64, description="tenant (operators only; tenants: their own)"
     )
+
+
+JobReason = Literal["quota", "power_budget", "reservation", "topology", "priority", "scheduling"]
 
 
 class JobOut(_Out):
@@ -120,6 +175,13 @@ class JobOut(_Out):
     lost_gpu_s: float
     work_done_s: float
     preempting_at: dt.datetime | None
+    reason: JobReason | None = Field(
+        default=None,
+        description="why a queued job waits (None unless queued): quota (its tenant is at "
+        "its guarantee and cannot borrow more), power_budget, reservation (booked GPUs), "
+        "topology (GPUs free but not in one placement it may use), priority (behind running "
+        "or earlier work), scheduling (no pass has seen it yet)",
+    )
 
 
 class JobPage(_Out):

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
 from narvik.service.tables import Base
 
 engine = context.config.attributes["engine"]
+#: Key of the PostgreSQL advisory lock that serialises replicas migrating at once.
+MIGRATION_LOCK = 0x6E61_7276_0001
+
 with engine.begin() as connection:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,

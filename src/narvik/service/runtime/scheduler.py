@@ -1,16 +1,19 @@
 """One scheduling pass of the control plane: the engine driven by the wall clock.
 
 The runtime keeps one :class:`narvik.engine.Pool` (built by
-:func:`narvik.service.runtime.pool.load_pool` at start and after any failed pass) and
-keeps no state or rule of the pool itself. A pass takes the API's news from the
-inbox (committed submissions, cancels), reads the small tables (tenants, bookings,
-grid events) into the pool's configuration, runs :meth:`narvik.engine.Pool.step` —
-the very step :mod:`narvik.sim.tenancy_sim` runs in virtual time — and persists what
-it changed in one write transaction: stops with their run segments, guarantee fits,
-re-timed work under a new GPU power cap, notices and their events, starts (guarded
-by ``state = 'queued'`` so a job cancelled meanwhile is never started), fair-share
-usage, energy and samples. Only the pass moves running jobs, so the allocation in the
-database is always one the engine made. Run passes from one thread per database.
+:func:`narvik.service.runtime.pool.load_pool` at start, on taking the scheduler lease and
+after any failed pass) and keeps no state or rule of the pool itself. A pass reads the
+**news** (``job_news``: submissions and cancels committed by any replica's API since the
+last pass), reads the small tables (tenants, bookings, grid events) into the pool's
+configuration, runs :meth:`narvik.engine.Pool.step` — the very step
+:mod:`narvik.sim.tenancy_sim` runs in virtual time — and persists what it changed in one
+write transaction, under the lease's fence: stops with their run segments, guarantee
+fits, re-timed work under a new GPU power cap, notices and their events, starts (guarded
+by ``state = 'queued'`` so a job cancelled meanwhile is never started), fair-share usage,
+energy and samples, and the deletion of the news it applied. The mirror never misses a
+committed job: a load covers everything committed before it, and news stay until a pass
+that applied them commits. Only the pass moves running jobs, so the allocation in the
+database is always one the engine made. One scheduler runs per database (the lease).
 """
 
 from __future__ import annotations
@@ -18,12 +21,11 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from narvik.engine import PassOutcome, Pool, PowerModel, Stop
@@ -41,6 +43,7 @@ from narvik.service.runtime.pool import (
 from narvik.service.tables import (
     CurtailmentRow,
     EventRow,
+    JobNewsRow,
     JobRow,
     MetaRow,
     ReservationRow,
@@ -51,6 +54,13 @@ from narvik.service.tables import (
 
 SAMPLE_EVERY_S = 60.0
 SAMPLES_KEPT = 1440
+BUSY_HALL = "busy_gpus_hall_"
+"""Meta keys of the busy GPUs per hall after the last pass (what standbys show)."""
+NEWS_CHUNK = 10_000
+"""News ids deleted per statement (PostgreSQL takes at most 65,535 parameters)."""
+
+#: A piece of news: (news id, kind, job id, cancel instant or None, the job's row or None).
+News = tuple[int, str, int, float | None, Any]
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ class _Tables:
     tenants: list[TenantRow]
     reservations: list[ReservationRow]
     curtailments: list[CurtailmentRow]
+    news: list[News]
 
 
 class Scheduler:
@@ -97,70 +108,53 @@ class Scheduler:
         plant: Plant,
         power: PowerModel | None = None,
         policy: Any | None = None,
+        fence: Callable[[Session], None] | None = None,
     ) -> None:
         self.db = db
         self.plant = plant
         self.power: PowerModel = plant if power is None else power
         self.policy = NarvikPolicy() if policy is None else policy
+        self.fence = fence
+        """Called first in every pass's write transaction (the lease): raises when this
+        replica may no longer commit."""
         self.pool: Pool | None = None
         """None until loaded (and after a failed pass): the next pass loads it."""
         self.tenant_ids: list[int] = []
         self._specs: tuple[Any, ...] = ()
         self._reservations: list[Any] = []
         self._curtailments: list[Any] = []
-        self._inbox: deque[tuple[str, tuple[Any, ...]]] = deque()
-        self._early_cancels: set[int] = set()
-        """Jobs whose cancel came before their "new" (kept only until it arrives)."""
         self._lock = threading.Lock()
-
-    # --- the API's side (any thread) -------------------------------------------------
-    def submitted(self, rows: Iterable[Any]) -> None:
-        """Jobs are committed (rows with id, tenant_id, gpus, runtime_s, estimate_s,
-        submit_s): they join the pool at the next pass."""
-        for r in rows:
-            self._inbox.append(
-                ("new", (r.id, r.tenant_id, r.gpus, r.runtime_s, r.estimate_s, r.submit_s))
-            )
-
-    def cancelled(self, job_id: int, at_s: float) -> None:
-        """A cancel is committed: a queued job leaves the queue, a running one stops at
-        ``at_s``."""
-        self._inbox.append(("cancel", (job_id, at_s)))
 
     # --- the pass ---------------------------------------------------------------------
     @property
     def loaded(self) -> bool:
         return self.pool is not None
 
+    def drop(self) -> None:
+        """Forget the mirror (deposed, or a new term): the next pass loads it afresh."""
+        with self._lock:
+            self.pool = None
+
     def run_pass(self, now_s: float) -> PassReport:
         with self._lock:
             t0 = time.perf_counter()
             if self.pool is None:
                 self._load()
-            news = self._take_inbox()  # before reading: a new job's tenant is then known
             try:
                 tables = self._read(now_s)
                 now_s = max(now_s, tables.meta.get("last_pass_s", -math.inf))
-                return self._pass(now_s, tables, news, t0)
+                return self._pass(now_s, tables, t0)
             except BaseException:
-                # The pool may be ahead of the database, and the news taken are in it:
-                # reload both from the database at the next pass.
+                # The pool may be ahead of the database: reload it at the next pass (the
+                # news this pass read stay in the database until a pass commits).
                 self.pool = None
                 raise
 
     def _load(self) -> None:
-        self._inbox.clear()  # everything committed so far is in the database
-        self._early_cancels.clear()
         with self.db.read() as session:
             meta = read_meta(session)
             self.pool, self.tenant_ids = load_pool(session, self.plant, self.power, meta)
         self._specs, self._reservations, self._curtailments = (), [], []
-
-    def _take_inbox(self) -> list[tuple[str, tuple[Any, ...]]]:
-        out = []
-        while self._inbox:
-            out.append(self._inbox.popleft())
-        return out
 
     def _read(self, now_s: float) -> _Tables:
         with self.db.read() as session:
@@ -181,8 +175,9 @@ class Scheduler:
                     )
                 )
             )
+            news = read_news(session)
             session.expunge_all()
-        return _Tables(meta, tenants, reservations, curtailments)
+        return _Tables(meta, tenants, reservations, curtailments, news)
 
     def _configure(self, pool: Pool, t: _Tables) -> dict[int, int]:
         specs = tuple(tenant_spec(row, self.plant) for row in t.tenants)
@@ -201,44 +196,45 @@ class Scheduler:
             self._curtailments = curtailments
         return index
 
-    def _arrivals(
-        self, pool: Pool, news: list[tuple[str, tuple[Any, ...]]], index: dict[int, int]
-    ) -> list[WaitingJob]:
-        """Committed submissions in order (cancels applied); cancels of known jobs."""
+    def _arrivals(self, pool: Pool, news: list[News], index: dict[int, int]) -> list[WaitingJob]:
+        """Committed submissions in order (cancels applied); cancels of known jobs.
+
+        News of jobs the pool already holds (loaded after they were committed) are
+        skipped; a cancel always follows its job's submission (it is committed later)."""
         arrivals: dict[int, WaitingJob] = {}
-        for kind, payload in news:
+        for _, kind, key, at_s, row in news:
             if kind == "new":
-                key, tid, gpus, runtime_s, estimate_s, submit_s = payload
-                if key in self._early_cancels:  # its cancel overtook it
-                    self._early_cancels.discard(key)
-                elif key not in pool.queued and key not in pool.running and tid in index:
+                if row is None or row.state != "queued" or row.tenant_id not in index:
+                    continue
+                if key not in pool.queued and key not in pool.running:
                     arrivals[key] = WaitingJob(
-                        key, index[tid], gpus, runtime_s, estimate_s, submit_s
-                    )
-            else:
-                key, at_s = payload
-                if arrivals.pop(key, None) is None and not pool.cancel(key, at_s):
-                    self._early_cancels.add(key)  # not seen yet: drop its "new" when it comes
+                        key, index[row.tenant_id], row.gpus, row.runtime_s, row.estimate_s,
+                        row.submit_s,
+                    )  # fmt: skip
+            elif arrivals.pop(key, None) is None:
+                pool.cancel(key, at_s if at_s is not None else pool.last_s)
         return list(arrivals.values())
 
-    def _pass(
-        self, now_s: float, t: _Tables, news: list[tuple[str, tuple[Any, ...]]], t0: float
-    ) -> PassReport:
+    def _pass(self, now_s: float, t: _Tables, t0: float) -> PassReport:
         pool = self.pool
         assert pool is not None
         index = self._configure(pool, t)
-        arrivals = self._arrivals(pool, news, index)
+        arrivals = self._arrivals(pool, t.news, index)
         out = pool.step(now_s, self.policy, arrivals)
         rejected = [a for a in arrivals if a.key not in pool.queued and a.key not in pool.running]
         ids = self.tenant_ids
         with self.db.write() as session:
+            if self.fence is not None:
+                self.fence(session)
+            _delete_news(session, [n[0] for n in t.news])
             _write_stops(session, out.stops, ids)
             _write_rejected(session, rejected, ids, now_s)
             _write_changes(session, pool, out, ids)
             if not _write_starts(session, out, int(t.meta.get("start_seq", 0.0))):
                 self.pool = None  # a start was cancelled meanwhile: reload after this pass
             _write_usage(session, pool, ids, now_s)
-            _write_meta_and_sample(session, self.plant, t.meta, out, len(pool.queued))
+            busy_by_hall = [c - f for c, f in zip(pool.capacity, pool.free_by_hall, strict=True)]
+            _write_meta_and_sample(session, self.plant, t.meta, out, len(pool.queued), busy_by_hall)
         outcomes = [s.outcome for s in out.stops]
         return PassReport(
             now_s=now_s,
@@ -252,9 +248,7 @@ class Scheduler:
             cap_fraction=out.cap_fraction,
             it_budget_w=out.it_budget_w,
             duration_s=time.perf_counter() - t0,
-            busy_by_hall=tuple(
-                c - f for c, f in zip(pool.capacity, pool.free_by_hall, strict=True)
-            ),
+            busy_by_hall=tuple(busy_by_hall),
             busy_by_tenant={ids[i]: s.used_gpus for i, s in enumerate(pool.tenants) if s.used_gpus},
             running_by_tenant={
                 ids[i]: s.running_jobs for i, s in enumerate(pool.tenants) if s.running_jobs
@@ -263,6 +257,22 @@ class Scheduler:
                 ids[i]: (len(s.queue), s.queued_gpus) for i, s in enumerate(pool.tenants) if s.queue
             },
         )
+
+
+def read_news(session: Session) -> list[News]:
+    """Every submission and cancel not yet applied, in commit order of each job's news."""
+    q = (
+        select(JobNewsRow.id, JobNewsRow.kind, JobNewsRow.job_id, JobNewsRow.at_s, JobRow)
+        .outerjoin(JobRow, JobRow.id == JobNewsRow.job_id)
+        .order_by(JobNewsRow.id)
+    )
+    return [(i, kind, job_id, at_s, row) for i, kind, job_id, at_s, row in session.execute(q)]
+
+
+def _delete_news(session: Session, ids: list[int]) -> None:
+    t = JobNewsRow.__table__
+    for i in range(0, len(ids), NEWS_CHUNK):
+        session.execute(delete(t).where(t.c.id.in_(ids[i : i + NEWS_CHUNK])))
 
 
 def _write_stops(session: Session, stops: list[Stop], ids: list[int]) -> None:
@@ -454,6 +464,7 @@ def _write_meta_and_sample(
     meta: dict[str, float],
     out: PassOutcome,
     queued: int,
+    busy_by_hall: list[int],
 ) -> None:
     """Integrate IT, facility and reused-heat energy over the time since the last pass;
     keep a sample a minute.
@@ -470,6 +481,8 @@ def _write_meta_and_sample(
         "last_pass_s": now_s,
         "cap_fraction": cap,
         "start_seq": meta.get("start_seq", 0.0) + len(out.starts),
+        "it_budget_w": min(out.it_budget_w, 1e18),
+        **{f"{BUSY_HALL}{h}": float(b) for h, b in enumerate(busy_by_hall)},
     }
     it_w = out.it_power_w
     if now_s - meta.get("last_sample_s", -math.inf) >= SAMPLE_EVERY_S:

@@ -7,7 +7,14 @@ from sqlalchemy.orm import Session
 
 from narvik.service.api.auth import Principal
 from narvik.service.api.errors import ConflictError, InvalidError, NotFoundError
-from narvik.service.api.queries.tenants import target
+from narvik.service.api.queries import rules
+from narvik.service.api.queries.tenants import (
+    active_bookings,
+    guarantees,
+    lock_tenancy,
+    site_halls,
+    target,
+)
 from narvik.service.api.schemas import ReservationIn, ReservationOut
 from narvik.service.plant import Plant, utc
 from narvik.service.tables import EventRow, ReservationRow, TenantRow
@@ -16,6 +23,22 @@ from narvik.service.tables import EventRow, ReservationRow, TenantRow
 def book(
     session: Session, who: Principal, data: ReservationIn, plant: Plant, now_s: float
 ) -> tuple[ReservationRow, TenantRow]:
+    """Book GPUs for a window, under the tenancy's rules; raises naming the field.
+
+    Checked under :func:`.tenants.lock_tenancy` (concurrent bookings and quota changes
+    are checked one after the other, each against what the others committed):
+
+    - the window starts now or later (``start``);
+    - the GPUs fit the halls the tenant may use (``gpus``; the loader's
+      ``check_against_pool``: a reservation fits the pool);
+    - with the guarantees in force and the other bookings running at each instant of the
+      window, no hall set is promised more GPUs than it has in force then
+      (:func:`.rules.check_booking`, 422 ``gpus``): a booking never takes GPUs a guarantee
+      needs;
+    - bookings overlapping the window hold at most half the fleet in force at its start
+      (409 ``gpus``), so bookings alone never hold the site.
+    """
+    lock_tenancy(session)
     tenant = target(session, who, data.tenant)
     start_s, end_s = data.start.timestamp(), data.end.timestamp()
     if start_s < now_s:
@@ -27,6 +50,17 @@ def book(
         raise InvalidError(
             f"{data.gpus:,} GPUs is more than the {reach:,} the tenant may use", "gpus"
         )
+    claim = rules.Claim(tuple(plant.hall_indices(tenant.allowed_halls)), data.gpus, start_s, end_s)
+    everyone = list(session.scalars(select(TenantRow)))
+    try:
+        rules.check_booking(
+            site_halls(plant),
+            claim,
+            guarantees(plant, everyone),
+            active_bookings(session, plant, now_s),
+        )
+    except rules.RuleError as exc:
+        raise InvalidError(exc.message, exc.field) from exc
     fleet = sum(plant.capacity_by_hall(start_s))
     overlapping = session.scalar(
         select(func.coalesce(func.sum(ReservationRow.gpus), 0)).where(

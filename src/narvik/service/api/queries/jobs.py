@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from narvik.service.api.auth import Principal
 from narvik.service.api.directory import TenantInfo
 from narvik.service.api.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from narvik.service.api.queries import rules
 from narvik.service.api.schemas import JobIn, JobOut, JobPage
+from narvik.service.news import announce
 from narvik.service.plant import Plant, utc
 from narvik.service.tables import JobRow, TenantRow
 
@@ -22,7 +24,20 @@ def request_digest(data: JobIn) -> str:
 
 
 def check_eligible(tenant: TenantInfo, gpus: int, plant: Plant) -> None:
-    """Refuse, with the reason, work the tenancy rules would never let run."""
+    """Refuse, with the reason, work the tenancy rules would never let run.
+
+    - A suspended tenant submits nothing (403 ``tenant``).
+    - A job larger than the halls the tenant may use once every phase is online is
+      refused (422 ``gpus``): the engine's own rule (:meth:`narvik.engine.pool.Pool.submit`
+      rejects it).
+    - A job larger than the tenant can ever hold through its guarantee or its borrowing is
+      refused (422 ``gpus``): :func:`.rules.job_size_limit`, the engine's rule that a job
+      starts within the quota in force or within the borrowing limit, in its halls in force.
+    - Bookings do not raise that limit (a booking years ahead must not let work larger
+      than the tenant could otherwise hold be queued now), except for a tenant that can
+      neither hold quota nor borrow: it runs only in its bookings, so up to its largest.
+      See :mod:`.rules`.
+    """
     if not tenant.active:
         raise ForbiddenError(f"tenant {tenant.name!r} is suspended", "tenant")
     reach = plant.reach_gpus(tenant.allowed_halls)
@@ -34,16 +49,20 @@ def check_eligible(tenant: TenantInfo, gpus: int, plant: Plant) -> None:
             f"where tenant {tenant.name!r} may run",
             "gpus",
         )
-    quota_peak = max((int(g) for _, g in tenant.quota), default=0)
+    halls = [(h.name, h.online_from_s, h.gpus) for h in plant.halls]
+    most = rules.job_size_limit(halls, tenant.quota, tuple(confined), tenant.max_borrow_gpus)
     booked = tenant.booked_gpus
-    borrow = reach if tenant.max_borrow_gpus is None else tenant.max_borrow_gpus
-    if quota_peak == 0 and borrow == 0 and not booked:
+    if most == 0 and not booked:
         raise ForbiddenError(f"tenant {tenant.name!r} holds no quota and may not borrow", "tenant")
-    most = max(quota_peak + booked, borrow)
+    if most == 0:
+        most = min(booked, reach)
     if gpus > most:
+        quota_peak = max((int(g) for _, g in tenant.quota), default=0)
+        borrow = "none" if tenant.max_borrow_gpus is None else f"{tenant.max_borrow_gpus:,}"
         raise InvalidError(
-            f"{gpus:,} GPUs is more than tenant {tenant.name!r} can ever hold: guarantee "
-            f"{quota_peak:,}, bookings {booked:,}, borrowing limit {borrow:,}",
+            f"{gpus:,} GPUs is more than tenant {tenant.name!r} can ever hold ({most:,}): "
+            f"guarantee up to {quota_peak:,}, borrowing limit {borrow}, in {where} as "
+            "they come online (bookings do not raise this limit)",
             "gpus",
         )
 
@@ -115,17 +134,23 @@ def cancel(session: Session, who: Principal, job_id: int, now_s: float) -> tuple
             .values(state="cancelled", end_s=now_s)
         )
         if done.rowcount:  # type: ignore[attr-defined]
+            announce(session, "cancel", [job_id], now_s)
             session.refresh(job)
             return job, tenant
         session.refresh(job)
     if job.state == "running" and job.cancel_requested_s is None:
         job.cancel_requested_s = now_s
+        announce(session, "cancel", [job_id], now_s)
     elif job.state in ("completed", "cancelled"):
         raise ConflictError(f"job {job_id} has already ended ({job.state})", "job_id")
     return job, tenant
 
 
-def to_out(job: JobRow, tenant: str, plant: Plant, now_s: float) -> JobOut:
+def to_out(
+    job: JobRow, tenant: str, plant: Plant, now_s: float, reason: str | None = None
+) -> JobOut:
+    """``reason``: why a queued job waits (:mod:`narvik.service.api.queries.reasons`);
+    ignored unless the job is queued."""
     state = job.state
     done = job.done_s
     if state == "running":
@@ -148,6 +173,7 @@ def to_out(job: JobRow, tenant: str, plant: Plant, now_s: float) -> JobOut:
         lost_gpu_s=job.lost_gpu_s,
         work_done_s=done,
         preempting_at=None if job.preempt_at_s is None else utc(job.preempt_at_s),
+        reason=reason if state == "queued" else None,  # type: ignore[arg-type]
     )
 
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from narvik.service.api.auth import Principal
 from narvik.service.api.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from narvik.service.api.queries import rules
 from narvik.service.api.schemas import TenantIn, TenantOut
 from narvik.service.plant import Plant, utc
 from narvik.service.ramps import quota_at
-from narvik.service.tables import EventRow, TenantRow
-from narvik.workload.tenancy import QuotaStep, Tenant
+from narvik.service.tables import EventRow, ReservationRow, TenantRow
+from narvik.workload.tenancy import QuotaStep, Tenant, quota_holding_error
 
 
 def by_name(session: Session, name: str) -> TenantRow:
@@ -38,50 +37,89 @@ def target(session: Session, who: Principal, requested: str | None) -> TenantRow
     return row
 
 
-def check_rules(data: TenantIn, plant: Plant, others: list[TenantRow]) -> None:
-    """The tenancy's rules: known tier and jurisdiction, ramps forward, quota where allowed."""
+def lock_tenancy(session: Session) -> None:
+    """Serialise the writers that check the tenancy's capacity and then change it.
+
+    Quotas and bookings are checked against each other (:mod:`.rules`), so every
+    check-then-write (a tenant created, a quota ramp set, a booking made) takes this
+    lock first, in its own transaction, before it reads what it checks against; the
+    lock is held to the commit. PostgreSQL: a transaction-scoped advisory lock (writers
+    run concurrently there, and READ COMMITTED statements after the lock see every
+    commit made before it). SQLite: nothing to do, a writer holds the database from
+    ``BEGIN IMMEDIATE`` on (:meth:`narvik.service.db.Database.write`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TENANCY_LOCK_KEY})
+
+
+TENANCY_LOCK_KEY = 0x6E61_7276_696B_0001
+"""Advisory lock key of :func:`lock_tenancy` ("narvik" and 1)."""
+
+
+def site_halls(plant: Plant) -> rules.Halls:
+    """The plant's halls as :mod:`.rules` takes them: (name, online from, GPUs)."""
+    return [(h.name, h.online_from_s, h.gpus) for h in plant.halls]
+
+
+def guarantees(plant: Plant, tenants: list[TenantRow]) -> list[rules.Claim]:
+    """The quota ramps of ``tenants`` as claims on the halls each may use."""
+    out: list[rules.Claim] = []
+    for t in tenants:
+        out += rules.ramp_claims(t.quota, tuple(plant.hall_indices(t.allowed_halls)))
+    return out
+
+
+def active_bookings(session: Session, plant: Plant, now_s: float) -> list[rules.Claim]:
+    """Bookings not cancelled and not over, as claims on their tenants' halls."""
+    rows = session.execute(
+        select(ReservationRow, TenantRow.allowed_halls)
+        .join(TenantRow)
+        .where(ReservationRow.state == "booked", ReservationRow.end_s > now_s)
+    ).all()
+    return [
+        rules.Claim(tuple(plant.hall_indices(halls)), r.gpus, r.start_s, r.end_s)
+        for r, halls in rows
+    ]
+
+
+def check_rules(
+    data: TenantIn, plant: Plant, others: list[TenantRow], bookings: list[rules.Claim]
+) -> None:
+    """The tenancy's rules for a tenant as it would be (``data``), beside ``others`` and the
+    ``bookings`` still to run; raises :class:`InvalidError` naming the field.
+
+    - The scenario file's own rules (:class:`narvik.workload.tenancy.Tenant`: a known
+      jurisdiction, a ramp that goes forward in time).
+    - A known tier, and who may hold quota: :func:`narvik.workload.tenancy.quota_holding_error`,
+      the rule :class:`narvik.workload.tenancy.Tenancy` checks scenario files with.
+    - Halls that exist (the loader's ``check_against_site``).
+    - Guarantees within the GPUs in force, overall and in the halls of confined tenants, at
+      every step of every ramp, bookings included: :func:`.rules.check_quotas`.
+    """
     try:
-        Tenant.model_validate(data.model_dump())
+        tenant = Tenant.model_validate(data.model_dump())
     except ValidationError as exc:
         err = exc.errors()[0]
         msg = str(err["msg"]).removeprefix("Value error, ")
         field, _, rest = msg.partition(": ")
         raise InvalidError(rest or msg, field if rest else None) from exc
-    tenancy = plant.tenancy
     tier = plant.tiers.get(data.tier)
     if tier is None:
         raise InvalidError(f"unknown tier {data.tier!r} (known: {', '.join(plant.tiers)})", "tier")
-    holds = any(q.gpus > 0 for q in data.quota)
-    if holds and not tier.may_hold_quota:
-        raise InvalidError(f"tier {data.tier!r} may only borrow surplus, not hold quota", "quota")
-    if (
-        holds
-        and tenancy.quota_jurisdictions
-        and data.jurisdiction not in tenancy.quota_jurisdictions
-    ):
-        raise InvalidError(
-            f"jurisdiction {data.jurisdiction!r} may not hold quota "
-            f"(may: {', '.join(tenancy.quota_jurisdictions)})",
-            "quota",
-        )
+    refused = quota_holding_error(tenant, tier, plant.tenancy.quota_jurisdictions)
+    if refused is not None:
+        raise InvalidError(refused[1], refused[0])
     for h in data.allowed_halls:
         if h not in plant.hall_names:
             raise InvalidError(
                 f"unknown hall {h!r} (known: {', '.join(plant.hall_names)})", "allowed_halls"
             )
-    fleet = sum(plant.hall_gpus)
-    days = sorted({q.start for q in data.quota} | {_d(s) for o in others for s, _ in o.quota})
-    for day in days:
-        total = quota_at(_steps(data.quota), day) + sum(quota_at(o.quota, day) for o in others)
-        if total > fleet:
-            raise InvalidError(
-                f"quotas from {day} would add up to {total:,} GPUs, above the fleet of {fleet:,}",
-                "quota",
-            )
-
-
-def _d(s: object) -> dt.date:
-    return dt.date.fromisoformat(str(s))
+    mine = rules.ramp_claims(_steps(data.quota), tuple(plant.hall_indices(data.allowed_halls)))
+    try:
+        rules.check_quotas(
+            site_halls(plant), [*guarantees(plant, others), *mine], bookings, repr(data.name)
+        )
+    except rules.RuleError as exc:
+        raise InvalidError(exc.message, exc.field) from exc
 
 
 def _steps(quota: list[QuotaStep]) -> list[list[object]]:
@@ -92,10 +130,11 @@ def create(
     session: Session, who: Principal, data: TenantIn, plant: Plant, now_s: float
 ) -> TenantRow:
     who.require_operator()
+    lock_tenancy(session)
     others = list(session.scalars(select(TenantRow)))
     if any(o.name == data.name for o in others):
         raise ConflictError(f"tenant {data.name!r} exists", "name")
-    check_rules(data, plant, others)
+    check_rules(data, plant, others, active_bookings(session, plant, now_s))
     row = TenantRow(
         **data.model_dump(exclude={"quota"}),
         quota=_steps(data.quota),
@@ -116,10 +155,11 @@ def set_quota(
     session: Session, who: Principal, name: str, quota: list[QuotaStep], plant: Plant, now_s: float
 ) -> TenantRow:
     who.require_operator()
+    lock_tenancy(session)
     row = by_name(session, name)
     others = [o for o in session.scalars(select(TenantRow)) if o.id != row.id]
     data = TenantIn.model_validate({**to_in(row), "quota": [q.model_dump() for q in quota]})
-    check_rules(data, plant, others)
+    check_rules(data, plant, others, active_bookings(session, plant, now_s))
     row.quota = _steps(quota)
     ramp = ", ".join(f"{q.gpus:,} from {q.start}" for q in quota) or "none"
     session.add(

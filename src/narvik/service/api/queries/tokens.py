@@ -1,11 +1,16 @@
-"""API tokens (operators): issue (the secret is shown once), list and revoke."""
+"""API tokens (operators): issue (the secret is shown once), list and revoke.
+
+Issuing and revoking re-check the caller's own token in their write transaction
+(:func:`~narvik.service.api.auth.recheck`): a token revoked on another replica, still
+in this replica's cache, can never mint or revoke a token.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from narvik.service.api.auth import Principal, digest, new_token
+from narvik.service.api.auth import Principal, digest, new_token, recheck
 from narvik.service.api.errors import NotFoundError
 from narvik.service.api.queries.tenants import by_name
 from narvik.service.api.schemas import TokenIn, TokenOut
@@ -16,6 +21,7 @@ def issue(session: Session, who: Principal | None, data: TokenIn, now_s: float) 
     """A new token; ``who`` None is the service itself (the first operator token)."""
     if who is not None:
         who.require_operator()
+        recheck(session, who)
     tenant = by_name(session, data.tenant) if data.tenant else None
     secret = new_token()
     row = TokenRow(
@@ -57,6 +63,7 @@ def listing(session: Session, who: Principal) -> list[TokenOut]:
 
 def revoke(session: Session, who: Principal, token_id: int) -> TokenOut:
     who.require_operator()
+    recheck(session, who)
     row = session.get(TokenRow, token_id)
     if row is None:
         raise NotFoundError(f"no token {token_id}", "token_id")

@@ -23,7 +23,10 @@ router = APIRouter(tags=["state"])
 
 @router.get("/fleet")
 async def fleet(ctx: Ctx, who: Who) -> FleetOut:
-    """GPUs in use by hall, tier and tenant, and the queue, as of the last pass."""
+    """GPUs in use by hall, tier and tenant, and the queue, as of the last pass.
+
+    Tenants see their own GPUs and queue, and a tier's GPUs only where at least two other
+    tenants run work (or it is the tier's only member)."""
     return state.fleet(ctx.runner.last, ctx.tenants, who, ctx.plant, ctx.now_s())
 
 
@@ -36,7 +39,9 @@ def power(ctx: Ctx, who: Who, session: Reader) -> PowerOut:
 def samples(
     who: Who, session: Reader, limit: Annotated[int, Query(ge=1, le=1440)] = 240
 ) -> list[SampleOut]:
-    return state.samples(session, limit)
+    """The site a minute apart, oldest first: the fleet's power and occupancy; tenants see
+    their own queue in ``queued_jobs``, operators the fleet's."""
+    return state.samples(session, limit, who)
 
 
 @router.get("/events")
