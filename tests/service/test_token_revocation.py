@@ -128,6 +128,19 @@ def test_revoked_token_never_mints_on_b_even_while_cached(replicas: Replicas) ->
     resp = r.b.post(f"/api/v1/tokens/{victim_id}/revoke", headers=op_token)
     assert resp.status_code == 401, resp.text
     assert r.token_count() == before
+    # Nor any other operator write: tenants, quotas, curtailments.
+    writes = [
+        ("post", "/api/v1/tenants", {"name": "rogue", "tier": "commercial", "jurisdiction": "NO"}),
+        ("put", f"/api/v1/tenants/{TENANT}/quota", {"quota": []}),
+        ("post", "/api/v1/curtailments", {"shed_mw": 1, "end": "2099-01-01T00:00:00Z"}),
+        ("post", "/api/v1/curtailments/1/lift", None),
+    ]
+    for method, path, body in writes:
+        resp = getattr(r.b, method)(path, json=body, headers=op_token)
+        assert resp.status_code == 401, (path, resp.text)
+    names = {t["name"] for t in ok(r.a.get("/api/v1/tenants", headers=OP))}
+    assert "rogue" not in names
+    assert ok(r.a.get("/api/v1/curtailments", headers=OP)) == []
     listed = {t["id"]: t for t in ok(r.a.get("/api/v1/tokens", headers=OP))}
     assert listed[victim_id]["revoked"] is False
     # A live operator token still mints on B.

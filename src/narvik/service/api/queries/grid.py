@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from narvik.service.api.auth import Principal
+from narvik.service.api.auth import Principal, recheck
 from narvik.service.api.errors import ConflictError, NotFoundError
 from narvik.service.api.schemas import CurtailmentIn, CurtailmentOut
 from narvik.service.plant import utc
@@ -14,6 +14,7 @@ from narvik.service.tables import CurtailmentRow, EventRow
 
 def declare(session: Session, who: Principal, data: CurtailmentIn, now_s: float) -> CurtailmentRow:
     who.require_operator()
+    recheck(session, who)  # a token revoked on another replica writes nothing
     start_s = now_s if data.start is None else data.start.timestamp()
     end_s = data.end.timestamp()
     if end_s <= max(start_s, now_s):
@@ -48,6 +49,7 @@ def listing(session: Session, who: Principal) -> list[CurtailmentRow]:
 
 def lift(session: Session, who: Principal, cid: int, now_s: float) -> CurtailmentRow:
     who.require_operator()
+    recheck(session, who)  # a token revoked on another replica writes nothing
     row = session.get(CurtailmentRow, cid)
     if row is None:
         raise NotFoundError(f"no curtailment {cid}", "curtailment_id")

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from narvik.service.api.auth import Principal
+from narvik.service.api.auth import Principal, recheck
 from narvik.service.api.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from narvik.service.api.queries import rules
 from narvik.service.api.schemas import TenantIn, TenantOut
@@ -130,6 +130,7 @@ def create(
     session: Session, who: Principal, data: TenantIn, plant: Plant, now_s: float
 ) -> TenantRow:
     who.require_operator()
+    recheck(session, who)  # a token revoked on another replica writes nothing
     lock_tenancy(session)
     others = list(session.scalars(select(TenantRow)))
     if any(o.name == data.name for o in others):
@@ -155,6 +156,7 @@ def set_quota(
     session: Session, who: Principal, name: str, quota: list[QuotaStep], plant: Plant, now_s: float
 ) -> TenantRow:
     who.require_operator()
+    recheck(session, who)  # a token revoked on another replica writes nothing
     lock_tenancy(session)
     row = by_name(session, name)
     others = [o for o in session.scalars(select(TenantRow)) if o.id != row.id]
