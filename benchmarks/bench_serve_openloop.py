@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,23 +38,12 @@ import aiohttp
 import numpy as np
 import psycopg
 
+# the operator, tenants, database and helper of the closed-loop benchmark (benchmarks/ is
+# on the path when a script in it runs)
+from bench_serve_load import OPERATOR, PG_ADMIN, TENANTS, _post
 from narvik.service.launch import ServerProcess
 
-OPERATOR = "bench-operator-secret"
-PG_ADMIN = os.environ.get("NARVIK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-TENANTS = ["openai", "sigma2", "no-startups", "uk-public", "nordic-private"]
 WARMUP_S = 2.0
-
-
-def _post(url: str, body: dict[str, object], token: str) -> dict[str, object]:
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())  # type: ignore[no-any-return]
 
 
 @dataclass

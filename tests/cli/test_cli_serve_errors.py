@@ -25,6 +25,12 @@ import pytest
             ["--db", "postgresql://nobody:secret@127.0.0.1:1/x"],
             "error: --db postgresql://nobody:***@127.0.0.1:1/x: cannot open the database:",
         ),
+        (["--port", "-1"], "error: --port: "),
+        (["--scenario", "nosuch"], "error: --scenario nosuch: no such scenario"),
+        (["--scenario", "/no/such/scenario.toml"], "error: --scenario /no/such/scenario.toml:"),
+        (["--site", "nosuch"], "error: --site nosuch: no such site"),
+        (["--site", "/no/such/site.toml"], "error: --site /no/such/site.toml:"),
+        (["--site", "flat:abc"], "error: --site flat:abc:"),
     ],
 )
 def test_serve_start_up_errors_are_one_line(tmp_path: Path, args: list[str], line: str):
@@ -41,3 +47,4 @@ def test_serve_start_up_errors_are_one_line(tmp_path: Path, args: list[str], lin
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(line)
     assert "secret" not in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""
