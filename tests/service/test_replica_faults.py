@@ -27,6 +27,7 @@ from narvik.service.db import Database
 from narvik.service.runtime import scheduler as scheduler_mod
 from narvik.service.runtime.lease import DeposedError, Lease, SecondSchedulerError
 from narvik.service.runtime.scheduler import Scheduler, read_meta
+from narvik.service.runtime.standby import read_report
 from narvik.service.tables import JobNewsRow, JobRow
 
 
@@ -81,6 +82,23 @@ def test_api_only_replica_jobs_and_cancels_reach_the_scheduler(db_url: str, tmp_
         assert _job(sched.ctx, int(running["id"])).state == "cancelled"
         with sched.ctx.db.read() as session:
             assert session.scalars(select(JobNewsRow)).all() == []
+
+
+def test_a_standby_shows_the_leaders_fleet(db_url: str, tmp_path: Path) -> None:
+    """What a replica that does not schedule reads back (standby.read_report, from meta
+    and the jobs table) is what the leader's pass reported."""
+    with replica(db_url, tmp_path) as sched:
+        tok = sched.token_for("openai")
+        for gpus in (4, 8, 16):
+            sched.submit(tok, gpus=gpus, runtime_s=3600)
+        sched.run_pass()
+        lead = sched.ctx.runner.last
+        assert lead is not None and lead.busy_gpus == 28
+        seen = read_report(sched.ctx.db)
+        assert seen.busy_by_hall == lead.busy_by_hall
+        assert seen.busy_gpus == lead.busy_gpus
+        assert seen.busy_by_tenant == lead.busy_by_tenant
+        assert seen.running_by_tenant == lead.running_by_tenant
 
 
 def test_deposed_leader_cannot_commit(db_url: str, tmp_path: Path) -> None:

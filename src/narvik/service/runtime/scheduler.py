@@ -259,6 +259,15 @@ class Scheduler:
         )
 
 
+def busy_by_hall(meta: dict[str, float]) -> list[int]:
+    """Busy GPUs per hall after the last pass, as it wrote them into ``meta`` (only the
+    pass moves running jobs, so this is the jobs table's too)."""
+    halls = {
+        int(k.removeprefix(BUSY_HALL)): int(v) for k, v in meta.items() if k.startswith(BUSY_HALL)
+    }
+    return [halls.get(h, 0) for h in range(max(halls, default=-1) + 1)]
+
+
 def read_news(session: Session) -> list[News]:
     """Every submission and cancel not yet applied, in commit order of each job's news."""
     q = (

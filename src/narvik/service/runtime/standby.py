@@ -13,7 +13,7 @@ import math
 from sqlalchemy import func, select
 
 from narvik.service.db import Database
-from narvik.service.runtime.scheduler import BUSY_HALL, PassReport, read_meta
+from narvik.service.runtime.scheduler import PassReport, busy_by_hall, read_meta
 from narvik.service.tables import JobRow
 
 
@@ -25,9 +25,7 @@ def read_report(db: Database) -> PassReport:
             .where(JobRow.state.in_(("queued", "running")))
             .group_by(JobRow.tenant_id, JobRow.state)
         ).all()
-    halls = sorted(
-        (int(k.removeprefix(BUSY_HALL)), int(v)) for k, v in meta.items() if k.startswith(BUSY_HALL)
-    )
+    halls = busy_by_hall(meta)
     busy_by_tenant: dict[int, int] = {}
     running_by_tenant: dict[int, int] = {}
     queued_by_tenant: dict[int, tuple[int, int]] = {}
@@ -44,12 +42,12 @@ def read_report(db: Database) -> PassReport:
         preempted=0,
         cancelled=0,
         notices=0,
-        busy_gpus=sum(b for _, b in halls),
+        busy_gpus=sum(halls),
         queued_jobs=sum(n for n, _ in queued_by_tenant.values()),
         cap_fraction=meta.get("cap_fraction", 1.0),
         it_budget_w=math.inf if budget >= 1e18 else budget,
         duration_s=0.0,
-        busy_by_hall=tuple(b for _, b in halls),
+        busy_by_hall=tuple(halls),
         busy_by_tenant=busy_by_tenant,
         running_by_tenant=running_by_tenant,
         queued_by_tenant=queued_by_tenant,

@@ -53,7 +53,7 @@ from narvik.service.api.queries.state import shed_w
 from narvik.service.plant import Plant, utc
 from narvik.service.ramps import quota_at
 from narvik.service.runtime.pool import tier_priority
-from narvik.service.runtime.scheduler import read_meta
+from narvik.service.runtime.scheduler import busy_by_hall, read_meta
 from narvik.service.tables import JobRow, ReservationRow, TenantRow
 
 Reason = Literal["quota", "power_budget", "reservation", "topology", "priority", "scheduling"]
@@ -204,21 +204,16 @@ def site_state(session: Session, plant: Plant, now_s: float) -> SiteState:
     """Everything :func:`reason` needs, in a handful of reads (for any number of jobs)."""
     meta = read_meta(session)
     capacity = plant.capacity_by_hall(now_s)
-    busy = [0] * len(capacity)
+    busy = busy_by_hall(meta)
+    busy += [0] * (len(capacity) - len(busy))
     used: dict[int, list[int]] = {}
-    running = session.execute(
-        select(JobRow.tenant_id, JobRow.gpus, JobRow.borrowed, JobRow.halls).where(
-            JobRow.state == "running"
-        )
-    ).all()
-    busy_gpus = 0
-    for tid, gpus, borrowed, halls in running:
-        u = used.setdefault(tid, [0, 0])
-        u[1 if borrowed else 0] += gpus
-        busy_gpus += gpus
-        for h, c in halls or []:
-            if 0 <= int(h) < len(busy):
-                busy[int(h)] += int(c)
+    for tid, borrowed, gpus in session.execute(
+        select(JobRow.tenant_id, JobRow.borrowed, func.sum(JobRow.gpus))
+        .where(JobRow.state == "running")
+        .group_by(JobRow.tenant_id, JobRow.borrowed)
+    ):
+        used.setdefault(tid, [0, 0])[1 if borrowed else 0] += int(gpus or 0)
+    busy_gpus = sum(g + b for g, b in used.values())
     bookings = tuple(
         (int(tid), int(g), float(a), float(b))
         for tid, g, a, b in session.execute(
@@ -260,7 +255,7 @@ def site_state(session: Session, plant: Plant, now_s: float) -> SiteState:
     idle_w, gpu_w = plant.gpu_power_w(now_s)
     budget = plant.it_budget_w(now_s, shed_w(session, now_s))
     return SiteState(
-        free_by_hall=tuple(max(0, c - b) for c, b in zip(capacity, busy, strict=True)),
+        free_by_hall=tuple(max(0, c - b) for c, b in zip(capacity, busy, strict=False)),
         last_pass_s=meta.get("last_pass_s"),
         cap_fraction=cap,
         it_budget_w=budget,
