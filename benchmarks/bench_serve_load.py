@@ -23,6 +23,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -88,37 +90,43 @@ async def _load(
     return latencies, codes, seconds
 
 
-def run(db: str, seconds: float, concurrency: int, tmp: Path) -> None:
-    pg_name = None
+@contextmanager
+def bench_database(db: str, tmp: Path) -> Iterator[str]:
+    """A fresh database's URL: a new SQLite file in ``tmp``, or a new PostgreSQL database
+    dropped afterwards."""
     if db == "sqlite":
-        url = f"sqlite:///{tmp / 'bench.db'}"
-    else:
-        pg_name = f"narvik_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{pg_name}"')
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_name}"
-    server = ServerProcess(
-        ["--db", url, "--clock-start", "2027-01-02T12:00:00"],
-        cwd=tmp,
-        env={"NARVIK_OPERATOR_TOKEN": OPERATOR, **EXTRA_ENV},
-    )
+        yield f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
+        return
+    pg_name = f"narvik_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{pg_name}"')
     try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+def tenant_tokens(url: str) -> list[str]:
+    """A token for each of :data:`TENANTS`, made by the operator."""
+    return [
+        str(_post(f"{url}/api/v1/tokens", {"role": "tenant", "tenant": t}, OPERATOR)["token"])
+        for t in TENANTS
+    ]
+
+
+def run(db: str, seconds: float, concurrency: int, tmp: Path) -> None:
+    with bench_database(db, tmp) as url:
+        server = ServerProcess(
+            ["--db", url, "--clock-start", "2027-01-02T12:00:00"],
+            cwd=tmp,
+            env={"NARVIK_OPERATOR_TOKEN": OPERATOR, **EXTRA_ENV},
+        )
         with server:
-            tokens = [
-                str(
-                    _post(f"{server.url}/api/v1/tokens", {"role": "tenant", "tenant": t}, OPERATOR)[
-                        "token"
-                    ]
-                )
-                for t in TENANTS
-            ]
+            tokens = tenant_tokens(server.url)
             lat, codes, span = asyncio.run(_load(server.url, tokens, seconds, concurrency, 2.0))
             fleet = json.loads(_get(f"{server.url}/api/v1/fleet", OPERATOR))
             metrics = _get(f"{server.url}/metrics", OPERATOR)
-    finally:
-        if pg_name:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
     ok = codes.get(201, 0)
     a = np.array(lat) * 1000
     passes = [ln for ln in metrics.splitlines() if ln.startswith("narvik_pass_duration_seconds_")]

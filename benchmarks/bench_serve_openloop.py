@@ -36,11 +36,10 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
-import psycopg
 
 # the operator, tenants, database and helper of the closed-loop benchmark (benchmarks/ is
 # on the path when a script in it runs)
-from bench_serve_load import OPERATOR, PG_ADMIN, TENANTS, _post
+from bench_serve_load import OPERATOR, bench_database, tenant_tokens
 from narvik.service.launch import ServerProcess
 
 WARMUP_S = 2.0
@@ -114,34 +113,16 @@ def servers_for(layout: str, url: str, tmp: Path) -> list[ServerProcess]:
 
 
 def run(db: str, layout: str, rate: float, seconds: float, tmp: Path) -> Result:
-    pg_name = None
-    if db == "sqlite":
-        url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:6]}.db'}"
-    else:
-        pg_name = f"narvik_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{pg_name}"')
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_name}"
-    servers = servers_for(layout, url, tmp)
-    try:
-        for s in servers:
-            s.start()
-        api = servers[-1]
-        tokens = [
-            str(
-                _post(f"{api.url}/api/v1/tokens", {"role": "tenant", "tenant": t}, OPERATOR)[
-                    "token"
-                ]
-            )
-            for t in TENANTS
-        ]
-        return asyncio.run(open_loop(api.url, tokens, rate, seconds))
-    finally:
-        for s in servers:
-            s.stop()
-        if pg_name:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    with bench_database(db, tmp) as url:
+        servers = servers_for(layout, url, tmp)
+        try:
+            for s in servers:
+                s.start()
+            api = servers[-1]
+            return asyncio.run(open_loop(api.url, tenant_tokens(api.url), rate, seconds))
+        finally:
+            for s in servers:
+                s.stop()
 
 
 def report(db: str, layout: str, r: Result) -> None:
