@@ -185,7 +185,7 @@ def test_same_key_different_bodies_in_one_batch_conflict(api: Api) -> None:
     now = api.ctx.now_s()
     a = new_job(tenant, JobIn(gpus=1, runtime_s=600), "k", now)
     b = new_job(tenant, JobIn(gpus=2, runtime_s=600), "k", now)
-    results, _ = api.ctx.batcher._write([a, b, a])
+    results = api.ctx.batcher._write([a, b, a])
     assert results[0][1] is True
     assert isinstance(results[1], Exception) and "different request" in str(results[1])
     assert results[2][0].id == results[0][0].id and results[2][1] is False

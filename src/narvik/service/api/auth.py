@@ -8,8 +8,9 @@ page needs ``Authorization: Bearer <token>``: an API token (``nvk_...``) or, whe
 Several replicas may share one database, and a token revoked on one must stop working
 on all: a replica answers a token it has checked from memory for at most
 :data:`CACHE_TTL_S` seconds, then reads the token table again. Calls that mint or
-revoke credentials do not trust that memory at all: they re-read the caller's token
-inside their own write transaction (:func:`recheck`), so a revoked token never mints.
+revoke credentials, and every other operator write (tenants, quotas, curtailments),
+do not trust that memory at all: they re-read the caller's token inside their own write
+transaction (:func:`recheck`), so a revoked token never mints nor writes.
 """
 
 from __future__ import annotations
@@ -139,10 +140,12 @@ class TokenCache:
 
 
 def recheck(session: Session, who: Principal) -> None:
-    """Re-read the caller's API token inside a write transaction that mints or revokes.
+    """Re-read the caller's API token inside a write transaction made with it (minting
+    or revoking a token, any operator write).
 
     The cache may answer for a token revoked on another replica up to
-    :data:`CACHE_TTL_S` ago; a write that makes credentials must not. On PostgreSQL the
+    :data:`CACHE_TTL_S` ago; a write that makes credentials or changes the tenancy must
+    not. On PostgreSQL the
     token's row is locked (``FOR UPDATE``) until the write commits, so a concurrent revoke
     of it either commits first (and is seen here) or waits for this write; SQLite runs
     one writer at a time anyway. An OpenID Connect caller (no token row) was checked

@@ -59,7 +59,7 @@ class SubmitBatcher:
     async def submit(self, values: dict[str, Any]) -> tuple[JobRow, bool]:
         """The committed job for ``values`` and whether it is new."""
         if self._queue is None:  # not started (no lifespan): write this one now
-            results, _ = self._write([values])
+            results = self._write([values])
             if isinstance(results[0], Exception):
                 raise results[0]
             return results[0]  # type: ignore[no-any-return]
@@ -79,7 +79,7 @@ class SubmitBatcher:
                 # event loop busy (measured: 4x slower).
                 await self._db.lock_writers()  # a pass may be writing: wait, do not block
                 try:
-                    results, _ = self._write([s.values for s in batch], locked=True)
+                    results = self._write([s.values for s in batch], locked=True)
                 finally:
                     self._db.unlock_writers()
             except Exception as exc:  # the batch is rolled back: every request fails
@@ -95,10 +95,8 @@ class SubmitBatcher:
                 else:
                     s.future.set_result(result)
 
-    def _write(
-        self, batch: list[dict[str, Any]], locked: bool = False
-    ) -> tuple[list[Any], list[JobRow]]:
-        """Insert the batch; per request the (job, created) or the error; and the new jobs."""
+    def _write(self, batch: list[dict[str, Any]], locked: bool = False) -> list[Any]:
+        """Insert the batch; per request the (job, created) or the error."""
         if any(v.get("idempotency_key") is None for v in batch):
             batch = [
                 v
@@ -149,7 +147,7 @@ class SubmitBatcher:
                 results.append(_conflict())
             else:
                 results.append((row, False))
-        return results, list(new.values())
+        return results
 
 
 def _conflict() -> ConflictError:

@@ -13,7 +13,7 @@ from narvik.service.api.auth import Principal
 from narvik.service.api.directory import TenantInfo
 from narvik.service.api.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from narvik.service.api.queries import rules
-from narvik.service.api.schemas import JobIn, JobOut, JobPage
+from narvik.service.api.schemas import JobIn, JobOut
 from narvik.service.news import announce
 from narvik.service.plant import Plant, utc
 from narvik.service.tables import JobRow, TenantRow
@@ -175,7 +175,3 @@ def to_out(
         preempting_at=None if job.preempt_at_s is None else utc(job.preempt_at_s),
         reason=reason if state == "queued" else None,  # type: ignore[arg-type]
     )
-
-
-def page(rows: list[tuple[JobRow, TenantRow]], total: int, plant: Plant, now_s: float) -> JobPage:
-    return JobPage(jobs=[to_out(j, t.name, plant, now_s) for j, t in rows], total=total)
